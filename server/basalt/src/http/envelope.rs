@@ -1,0 +1,138 @@
+//! Runs before routing: reads the body (bounded), unwraps the SDK's JSON envelope, rewrites
+//! the method it names, gathers query parameters, and answers CORS as Parse does.
+
+use axum::body::Body;
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Keys and metadata the SDKs put in the body instead of headers.
+#[derive(Debug, Clone, Default)]
+pub struct Envelope {
+    pub application_id: Option<String>,
+    pub javascript_key: Option<String>,
+    pub rest_api_key: Option<String>,
+    pub client_key: Option<String>,
+    pub master_key: Option<String>,
+    pub session_token: Option<String>,
+    pub installation_id: Option<String>,
+    pub client_version: Option<String>,
+    pub context: Option<Value>,
+}
+
+/// Everything [`prepare`] learnt, for the [`super::Ctx`] extractor.
+#[derive(Debug, Default, Clone)]
+pub struct RequestData {
+    pub envelope: Envelope,
+    pub params: Map<String, Value>,
+    pub body: Option<Value>,
+    pub body_error: Option<ApiError>,
+}
+
+const ALLOW_HEADERS: &str = "X-Parse-Master-Key, X-Parse-REST-API-Key, X-Parse-Javascript-Key, X-Parse-Application-Id, X-Parse-Client-Version, X-Parse-Session-Token, X-Requested-With, X-Parse-Revocable-Session, X-Parse-Request-Id, Content-Type, Pragma, Cache-Control";
+const ALLOW_METHODS: &str = "GET,PUT,POST,DELETE,OPTIONS";
+const EXPOSE_HEADERS: &str = "X-Parse-Job-Status-Id, X-Parse-Push-Status-Id";
+
+fn cors(headers: &mut HeaderMap) {
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static(ALLOW_METHODS),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static(ALLOW_HEADERS),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(EXPOSE_HEADERS),
+    );
+}
+
+fn take_str(map: &mut Map<String, Value>, key: &str) -> Option<String> {
+    match map.remove(key) {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    }
+}
+
+pub async fn prepare(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if req.method() == Method::OPTIONS {
+        let mut res = StatusCode::OK.into_response();
+        cors(res.headers_mut());
+        return res;
+    }
+    let (mut parts, body) = req.into_parts();
+    let limit = state.config.max_body_bytes;
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(b) => b,
+        Err(_) => {
+            let mut res = ApiError::too_large(limit).into_response();
+            cors(res.headers_mut());
+            return res;
+        }
+    };
+    let mut data = RequestData::default();
+    if let Ok(Query(q)) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri) {
+        for (k, v) in q {
+            data.params.insert(k, Value::String(v));
+        }
+    }
+    if !bytes.is_empty() {
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(mut map)) => {
+                if parts.method == Method::POST
+                    && let Some(m) = take_str(&mut map, "_method")
+                    && let Ok(m) = m.to_ascii_uppercase().parse::<Method>()
+                {
+                    parts.method = m;
+                }
+                let env = &mut data.envelope;
+                env.application_id = take_str(&mut map, "_ApplicationId");
+                env.javascript_key = take_str(&mut map, "_JavaScriptKey");
+                env.rest_api_key = take_str(&mut map, "_RestAPIKey");
+                env.client_key = take_str(&mut map, "_ClientKey");
+                env.master_key = take_str(&mut map, "_MasterKey");
+                env.session_token = take_str(&mut map, "_SessionToken");
+                env.installation_id = take_str(&mut map, "_InstallationId");
+                env.client_version = take_str(&mut map, "_ClientVersion");
+                env.context = map.remove("_context");
+                map.remove("_RevocableSession");
+                if parts.method == Method::GET || parts.method == Method::DELETE {
+                    // A read in the envelope: the body holds the query parameters.
+                    data.params.extend(map);
+                } else {
+                    data.body = Some(Value::Object(map));
+                }
+            }
+            // Parse reads an array body as an object keyed by index ("0", "1", …).
+            Ok(Value::Array(items)) => {
+                data.body = Some(Value::Object(
+                    items
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, v)| (i.to_string(), v))
+                        .collect(),
+                ));
+            }
+            Ok(_) => {
+                data.body_error = Some(ApiError::bad_body(
+                    "The request body must be a JSON object or array.",
+                ))
+            }
+            Err(e) => data.body_error = Some(ApiError::bad_body(format!("Invalid JSON: {e}"))),
+        }
+    }
+    parts.extensions.insert(data);
+    let mut res = next.run(Request::from_parts(parts, Body::empty())).await;
+    cors(res.headers_mut());
+    res
+}

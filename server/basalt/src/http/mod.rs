@@ -1,0 +1,148 @@
+//! The HTTP edge: the route tree under the mount path, the request envelope, CORS, and the
+//! [`Ctx`] extractor that turns keys into an [`Auth`]. Handlers live in `routes/` and stay thin.
+//!
+//! The official SDKs send every call as `POST` with a `text/plain` JSON body carrying
+//! `_method`, `_ApplicationId`, `_MasterKey`… and, for reads, the query parameters. The
+//! [`envelope`] middleware runs *before* routing, so it can turn such a request into the one it
+//! stands for; handlers then see one shape whichever form the client used.
+
+mod envelope;
+pub mod routes;
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use serde_json::{Map, Value};
+use subtle::ConstantTimeEq;
+use tower::Layer;
+
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub use envelope::{Envelope, RequestData};
+
+/// Serves the API on `listener` until `shutdown` resolves.
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let mount = state.config.mount_path.clone();
+    let api = routes::router();
+    let router = if mount == "/" {
+        api
+    } else {
+        Router::new().nest(&mount, api)
+    };
+    let router = router.fallback(routes::not_found).with_state(state.clone());
+    // The envelope middleware wraps the router (not `Router::layer`) so it runs before routing
+    // and can rewrite the method.
+    let svc = axum::middleware::from_fn_with_state(state, envelope::prepare).layer(router);
+    axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(svc))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// What a handler knows about the request: who is calling, the query parameters (from the URL
+/// or the envelope) and the JSON body.
+pub struct Ctx {
+    pub auth: Auth,
+    pub params: Map<String, Value>,
+    body: Option<Value>,
+    body_error: Option<ApiError>,
+}
+
+impl Ctx {
+    /// The JSON body, or the error that reading it produced.
+    pub fn body(&mut self) -> ApiResult<Value> {
+        if let Some(e) = self.body_error.take() {
+            return Err(e);
+        }
+        Ok(self
+            .body
+            .take()
+            .unwrap_or_else(|| Value::Object(Map::new())))
+    }
+
+    pub fn require_master(&self) -> ApiResult<()> {
+        if self.auth.is_master() {
+            Ok(())
+        } else {
+            Err(ApiError::master_required())
+        }
+    }
+}
+
+fn ct_eq(a: &str, b: &str) -> bool {
+    a.as_bytes().ct_eq(b.as_bytes()).into()
+}
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let data = parts.extensions.remove::<RequestData>().unwrap_or_default();
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let env = &data.envelope;
+        let cfg = &state.config;
+
+        let app_id = header("x-parse-application-id").or_else(|| env.application_id.clone());
+        if !app_id.is_some_and(|id| ct_eq(&id, &cfg.app_id)) {
+            return Err(ApiError::unauthorized());
+        }
+        let master = header("x-parse-master-key").or_else(|| env.master_key.clone());
+        let is_master = master.is_some_and(|k| ct_eq(&k, &cfg.master_key));
+        let auth = if is_master {
+            let ip = parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip());
+            if !ip.is_some_and(|ip| cfg.master_key_ips.iter().any(|r| r.contains(ip))) {
+                tracing::warn!(?ip, "master key used from an address not in --masterKeyIps");
+                return Err(ApiError::unauthorized());
+            }
+            Auth::Master
+        } else {
+            let keys = &cfg.client_keys;
+            if keys.any_configured() {
+                let offered = [
+                    (
+                        header("x-parse-javascript-key").or_else(|| env.javascript_key.clone()),
+                        &keys.javascript,
+                    ),
+                    (
+                        header("x-parse-rest-api-key").or_else(|| env.rest_api_key.clone()),
+                        &keys.rest,
+                    ),
+                    (
+                        header("x-parse-client-key").or_else(|| env.client_key.clone()),
+                        &keys.client,
+                    ),
+                    (header("x-parse-windows-key"), &keys.dotnet),
+                ];
+                let ok = offered.iter().any(
+                    |(given, want)| matches!((given, want), (Some(g), Some(w)) if ct_eq(g, w)),
+                );
+                if !ok {
+                    return Err(ApiError::unauthorized());
+                }
+            }
+            Auth::Public
+        };
+        Ok(Ctx {
+            auth,
+            params: data.params,
+            body: data.body,
+            body_error: data.body_error,
+        })
+    }
+}

@@ -1,0 +1,60 @@
+//! `/schemas[/:className]` — master key only.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde_json::Value;
+
+use crate::error::ApiResult;
+use crate::http::Ctx;
+use crate::ids::ClassName;
+use crate::rest::schemas;
+use crate::state::AppState;
+
+pub async fn list(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Json<Value>> {
+    ctx.require_master()?;
+    Ok(Json(schemas::list(&state)))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Path(class): Path<String>,
+    ctx: Ctx,
+) -> ApiResult<Json<Value>> {
+    ctx.require_master()?;
+    Ok(Json(schemas::get(&state, &ClassName::parse(&class)?)?))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Path(class): Path<String>,
+    mut ctx: Ctx,
+) -> ApiResult<Json<Value>> {
+    ctx.require_master()?;
+    let body = ctx.body()?;
+    Ok(Json(
+        schemas::create(&state, &ClassName::parse(&class)?, &body).await?,
+    ))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Path(class): Path<String>,
+    mut ctx: Ctx,
+) -> ApiResult<Json<Value>> {
+    ctx.require_master()?;
+    let body = ctx.body()?;
+    Ok(Json(
+        schemas::update(&state, &ClassName::parse(&class)?, &body).await?,
+    ))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(class): Path<String>,
+    ctx: Ctx,
+) -> ApiResult<Json<Value>> {
+    ctx.require_master()?;
+    Ok(Json(
+        schemas::delete(&state, &ClassName::parse(&class)?).await?,
+    ))
+}

@@ -1,0 +1,14 @@
+//! Basalt: a Parse-compatible Backend-as-a-Service in one binary.
+//!
+//! A request flows router → handler (`http/routes`) → `rest::` (Parse semantics) → schema
+//! and storage; see `../../shared/DESIGN.md` for the architecture.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod rest;
+pub mod schema;
+pub mod state;
+pub mod storage;

@@ -1,0 +1,137 @@
+//! `/batch`: sub-requests routed to the same `rest::` functions as single requests. Without
+//! `transaction` each runs and answers on its own, in order; with `transaction: true` all share
+//! one database transaction and the first failure rolls every one back and is the answer.
+
+use serde_json::{Map, Value, json};
+
+use super::find::{self, FindOptions};
+use super::write::{self, WriteTx};
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult, Code};
+use crate::ids::{ClassName, ObjectId};
+use crate::state::AppState;
+
+/// One routed sub-request.
+enum Route {
+    Create(ClassName),
+    Update(ClassName, ObjectId),
+    Delete(ClassName, ObjectId),
+    Get(ClassName, ObjectId),
+    Find(ClassName),
+}
+
+struct SubRequest {
+    route: Route,
+    body: Value,
+}
+
+fn route(state: &AppState, req: &Value) -> ApiResult<SubRequest> {
+    let method = req
+        .get("method")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    let path = req.get("path").and_then(Value::as_str).unwrap_or_default();
+    let mount = &state.config.mount_path;
+    let rel = path
+        .strip_prefix(mount.as_str())
+        .filter(|r| r.starts_with('/'))
+        .ok_or_else(|| ApiError::invalid_json(format!("cannot route batch path {path}")))?;
+    let parts: Vec<&str> = rel.trim_start_matches('/').split('/').collect();
+    let unroutable = || ApiError::invalid_json(format!("cannot route {method} {rel}"));
+    let route = match (method.as_str(), parts.as_slice()) {
+        ("POST", ["classes", c]) => Route::Create(ClassName::parse(c)?),
+        ("GET", ["classes", c]) => Route::Find(ClassName::parse(c)?),
+        ("PUT", ["classes", c, id]) => Route::Update(ClassName::parse(c)?, ObjectId::parse(id)?),
+        ("DELETE", ["classes", c, id]) => Route::Delete(ClassName::parse(c)?, ObjectId::parse(id)?),
+        ("GET", ["classes", c, id]) => Route::Get(ClassName::parse(c)?, ObjectId::parse(id)?),
+        _ => return Err(unroutable()),
+    };
+    Ok(SubRequest {
+        route,
+        body: req.get("body").cloned().unwrap_or_else(|| json!({})),
+    })
+}
+
+fn params(body: &Value) -> Map<String, Value> {
+    body.as_object().cloned().unwrap_or_default()
+}
+
+async fn run(
+    state: &AppState,
+    auth: &Auth,
+    wtx: &mut WriteTx,
+    sub: &SubRequest,
+) -> ApiResult<Value> {
+    match &sub.route {
+        Route::Create(c) => Ok(write::create_in(state, auth, wtx, c, &sub.body)
+            .await?
+            .body()),
+        Route::Update(c, id) => write::update_in(state, auth, wtx, c, id, &sub.body).await,
+        Route::Delete(c, id) => write::delete_in(state, auth, wtx, c, id)
+            .await
+            .map(|_| json!({})),
+        Route::Get(c, id) => find::get(state, auth, c, id, &params(&sub.body)).await,
+        Route::Find(c) => {
+            let opts = FindOptions::from_params(&params(&sub.body), state.config.max_limit)?;
+            let r = find::find(state, auth, c, &opts).await?;
+            let mut out = json!({ "results": r.results });
+            if let Some(n) = r.count {
+                out["count"] = Value::from(n);
+            }
+            Ok(out)
+        }
+    }
+}
+
+fn outcome(r: ApiResult<Value>) -> Value {
+    match r {
+        Ok(v) => json!({ "success": v }),
+        Err(e) => json!({ "error": e.body() }),
+    }
+}
+
+/// Runs a batch and answers the array of outcomes.
+pub async fn batch(state: &AppState, auth: &Auth, body: &Value) -> ApiResult<Value> {
+    let requests = body
+        .get("requests")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ApiError::invalid_json("requests must be an array"))?;
+    let max = state.config.max_batch_size;
+    if requests.len() > max {
+        return Err(ApiError::new(
+            Code::InvalidJson,
+            format!("a batch may hold at most {max} requests"),
+        ));
+    }
+    // Route everything first: one unroutable path refuses the whole batch, as Parse does.
+    let subs = requests
+        .iter()
+        .map(|r| route(state, r))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let transaction = body
+        .get("transaction")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let mut out = Vec::with_capacity(subs.len());
+    if transaction {
+        let mut wtx = WriteTx::begin(state).await?;
+        for sub in &subs {
+            // Dropping the transaction on error rolls every sub-request back.
+            out.push(outcome(Ok(run(state, auth, &mut wtx, sub).await?)));
+        }
+        wtx.commit(state).await?;
+    } else {
+        for sub in &subs {
+            let r = async {
+                let mut wtx = WriteTx::begin(state).await?;
+                let v = run(state, auth, &mut wtx, sub).await?;
+                wtx.commit(state).await?;
+                Ok(v)
+            }
+            .await;
+            out.push(outcome(r));
+        }
+    }
+    Ok(Value::Array(out))
+}

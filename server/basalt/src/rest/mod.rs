@@ -1,0 +1,111 @@
+//! Parse semantics, independent of HTTP: find, get, create, update, delete and batch.
+//! Each entry point takes the caller's [`Auth`](crate::auth::Auth); the order of work is
+//! schema → access → storage → (after commit) side effects.
+
+pub mod batch;
+pub mod codec;
+pub mod config;
+pub mod find;
+pub mod schemas;
+pub mod write;
+
+use serde_json::{Map, Value};
+
+use crate::error::{ApiError, ApiResult, Code};
+
+/// The query parameters the classes router accepts, as Parse lists them.
+const QUERY_KEYS: &[&str] = &[
+    "where",
+    "limit",
+    "skip",
+    "order",
+    "count",
+    "keys",
+    "excludeKeys",
+    "include",
+    "includeAll",
+    "redirectClassNameForKey",
+    "readPreference",
+    "includeReadPreference",
+    "subqueryReadPreference",
+    "hint",
+    "explain",
+    "comment",
+];
+
+/// Reads a request's find parameters (from the query string or the SDK's JSON envelope).
+pub fn check_query_keys(params: &Map<String, Value>) -> ApiResult<()> {
+    for key in params.keys() {
+        if !QUERY_KEYS.contains(&key.as_str()) {
+            return Err(ApiError::new(
+                Code::InvalidQuery,
+                format!("Invalid parameter for query: {key}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A parameter that may arrive as a JSON value or as a string holding JSON (`where=…`).
+pub fn json_param(params: &Map<String, Value>, key: &str) -> ApiResult<Option<Value>> {
+    match params.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => serde_json::from_str(s)
+            .map(Some)
+            .map_err(|_| ApiError::invalid_json(format!("{key} parameter is not valid JSON"))),
+        Some(v) => Ok(Some(v.clone())),
+    }
+}
+
+/// A non-negative integer parameter (`limit`, `skip`), as a number or numeric string.
+pub fn uint_param(params: &Map<String, Value>, key: &str) -> ApiResult<Option<u64>> {
+    let bad = || {
+        ApiError::new(
+            Code::InvalidQuery,
+            format!("Invalid {key} value: must be a non-negative integer"),
+        )
+    };
+    match params.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(bad),
+        Some(Value::String(s)) => s.trim().parse::<u64>().map(Some).map_err(|_| bad()),
+        Some(_) => Err(bad()),
+    }
+}
+
+/// A comma-separated list parameter (`keys`, `include`, `order`), as a string or an array.
+pub fn list_param(params: &Map<String, Value>, key: &str) -> ApiResult<Option<Vec<String>>> {
+    match params.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(
+            s.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+        )),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|v| {
+                v.as_str().map(str::to_string).ok_or_else(|| {
+                    ApiError::new(Code::InvalidQuery, format!("Invalid {key} value"))
+                })
+            })
+            .collect::<ApiResult<Vec<_>>>()
+            .map(Some),
+        Some(_) => Err(ApiError::new(
+            Code::InvalidQuery,
+            format!("Invalid {key} value"),
+        )),
+    }
+}
+
+/// `count=1` in any of the forms clients send it.
+pub fn flag_param(params: &Map<String, Value>, key: &str) -> bool {
+    match params.get(key) {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::Number(n)) => n.as_i64() == Some(1),
+        Some(Value::String(s)) => s == "1" || s == "true",
+        _ => false,
+    }
+}

@@ -1,0 +1,724 @@
+//! Writes: create, update and delete, each inside one transaction together with any schema
+//! growth it causes. Updates apply `Increment` atomically in SQL and read-modify-write array
+//! operations under a row lock; the write ACL is part of the `UPDATE`/`DELETE` condition, so an
+//! object the caller may not change is indistinguishable from a missing one (101).
+
+use basalt_query::value::{as_pointer, format_date, infer_type};
+use basalt_query::{Bind, ClassSchema, Compiler, Dialect, FieldType, Sql};
+use chrono::{DateTime, SubsecRound, Utc};
+use serde_json::{Map, Value, json};
+
+use super::codec::{self, encode, number, perms_from_acl};
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult, Code};
+use crate::ids::{ClassName, ObjectId, new_object_id};
+use crate::schema::{Ensured, Growth};
+use crate::state::AppState;
+use crate::storage::{Cell, Col, Tx};
+
+/// One field change from a request body.
+#[derive(Debug, Clone, PartialEq)]
+enum Op {
+    Set(Value),
+    Unset,
+    Increment(f64),
+    Add(Vec<Value>),
+    AddUnique(Vec<Value>),
+    Remove(Vec<Value>),
+    AddRelation(Vec<String>),
+    RemoveRelation(Vec<String>),
+    Acl(Vec<String>, Vec<String>),
+    /// `"field.a.b": v` — set (or with `Delete`, remove) a key inside an Object field.
+    SetPath(Vec<String>, Option<Value>),
+}
+
+/// A parsed request body: the changes, and the field types they imply.
+struct Changes {
+    ops: Vec<(String, Op)>,
+    types: Vec<(String, FieldType)>,
+}
+
+/// A transaction plus the schema changes to publish when it commits.
+pub struct WriteTx {
+    pub tx: Tx,
+    ensured: Vec<Ensured>,
+}
+
+impl WriteTx {
+    pub async fn begin(state: &AppState) -> ApiResult<Self> {
+        Ok(Self {
+            tx: state.storage.begin().await?,
+            ensured: Vec::new(),
+        })
+    }
+
+    pub async fn commit(self, state: &AppState) -> ApiResult<()> {
+        self.tx.commit().await?;
+        for e in &self.ensured {
+            state.schemas.commit(e);
+        }
+        Ok(())
+    }
+}
+
+fn parse_changes(body: &Value, creating: bool) -> ApiResult<Changes> {
+    let obj = body
+        .as_object()
+        .ok_or_else(|| ApiError::invalid_json("request body must be a JSON object"))?;
+    let mut ops = Vec::with_capacity(obj.len());
+    let mut types: Vec<(String, FieldType)> = Vec::new();
+    for (key, value) in obj {
+        match key.as_str() {
+            "objectId" => {
+                return Err(ApiError::new(
+                    Code::InvalidKeyName,
+                    "objectId is an invalid field name.",
+                ));
+            }
+            "createdAt" | "updatedAt" => {
+                // Parse refuses a client-chosen timestamp that is not a Date; a Date is ignored.
+                if basalt_query::value::as_date(value).is_none() {
+                    return Err(ApiError::new(
+                        Code::IncorrectType,
+                        format!(
+                            "schema mismatch for {key}; expected Date but got {}",
+                            type_name(value)
+                        ),
+                    ));
+                }
+                continue;
+            }
+            "ACL" => {
+                let (r, w) = perms_from_acl(value)?;
+                ops.push((key.clone(), Op::Acl(r, w)));
+                continue;
+            }
+            k if k.contains('.') => {
+                let mut parts = k.split('.').map(str::to_string);
+                let field = parts.next().unwrap_or_default();
+                let path: Vec<String> = parts.collect();
+                if !basalt_query::schema::is_valid_field_name(&field)
+                    || path.iter().any(|p| p.is_empty() || p.contains('$'))
+                {
+                    return Err(ApiError::new(
+                        Code::InvalidKeyName,
+                        format!("Invalid field name: {k}."),
+                    ));
+                }
+                let delete = value.get("__op").and_then(Value::as_str) == Some("Delete");
+                if !types.iter().any(|(f, _)| *f == field) {
+                    types.push((field.clone(), FieldType::Object));
+                }
+                ops.push((field, Op::SetPath(path, (!delete).then(|| value.clone()))));
+                continue;
+            }
+            k if !basalt_query::schema::is_valid_field_name(k) => {
+                return Err(ApiError::new(
+                    Code::InvalidKeyName,
+                    format!("Invalid field name: {k}."),
+                ));
+            }
+            _ => {}
+        }
+        if let Some(t) = infer_type(value)? {
+            if let Some((_, prev)) = types.iter().find(|(f, _)| f == key) {
+                if *prev != t {
+                    return Err(ApiError::new(
+                        Code::IncorrectType,
+                        format!("schema mismatch for {key}"),
+                    ));
+                }
+            } else {
+                types.push((key.clone(), t));
+            }
+        }
+        parse_op(key, value, creating, &mut ops)?;
+    }
+    Ok(Changes { ops, types })
+}
+
+fn type_name(v: &Value) -> String {
+    infer_type(v)
+        .ok()
+        .flatten()
+        .map(|t| t.to_string())
+        .unwrap_or_else(|| "null".into())
+}
+
+fn op_objects<'a>(key: &str, value: &'a Value) -> ApiResult<&'a Vec<Value>> {
+    value
+        .get("objects")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ApiError::invalid_json(format!("objects to add must be an array for {key}")))
+}
+
+fn relation_ids(key: &str, value: &Value) -> ApiResult<Vec<String>> {
+    op_objects(key, value)?
+        .iter()
+        .map(|p| {
+            as_pointer(p).map(|(_, id)| id.to_string()).ok_or_else(|| {
+                ApiError::new(
+                    Code::InvalidPointer,
+                    format!("{key}: relation objects must be pointers"),
+                )
+            })
+        })
+        .collect()
+}
+
+fn parse_op(
+    key: &str,
+    value: &Value,
+    creating: bool,
+    ops: &mut Vec<(String, Op)>,
+) -> ApiResult<()> {
+    let Some(op) = value
+        .get("__op")
+        .and_then(Value::as_str)
+        .filter(|_| value.is_object())
+    else {
+        ops.push((
+            key.to_string(),
+            if value.is_null() {
+                Op::Unset
+            } else {
+                Op::Set(value.clone())
+            },
+        ));
+        return Ok(());
+    };
+    let parsed = match op {
+        "Delete" => Op::Unset,
+        "Increment" => {
+            let amount = value
+                .get("amount")
+                .and_then(Value::as_f64)
+                .filter(|f| f.is_finite())
+                .ok_or_else(|| ApiError::invalid_json("Increment amount must be a number"))?;
+            Op::Increment(amount)
+        }
+        "Add" => Op::Add(op_objects(key, value)?.clone()),
+        "AddUnique" => Op::AddUnique(op_objects(key, value)?.clone()),
+        "Remove" => Op::Remove(op_objects(key, value)?.clone()),
+        "AddRelation" => Op::AddRelation(relation_ids(key, value)?),
+        "RemoveRelation" => Op::RemoveRelation(relation_ids(key, value)?),
+        "Batch" => {
+            let subs = value
+                .get("ops")
+                .and_then(Value::as_array)
+                .ok_or_else(|| ApiError::invalid_json("Batch ops must be an array"))?;
+            for sub in subs {
+                match sub.get("__op").and_then(Value::as_str) {
+                    Some("AddRelation" | "RemoveRelation") => parse_op(key, sub, creating, ops)?,
+                    _ => {
+                        return Err(ApiError::invalid_json(
+                            "Batch may only hold AddRelation and RemoveRelation",
+                        ));
+                    }
+                }
+            }
+            return Ok(());
+        }
+        other => return Err(ApiError::invalid_json(format!("Invalid operator: {other}"))),
+    };
+    ops.push((key.to_string(), parsed));
+    Ok(())
+}
+
+fn growth(state: &AppState, auth: &Auth) -> Growth {
+    Growth {
+        create_class: auth.is_master() || state.config.allow_client_class_creation,
+        add_field: true,
+    }
+}
+
+/// Timestamps are kept to the millisecond, as clients see them.
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(3)
+}
+
+fn field_type<'a>(schema: &'a ClassSchema, field: &str) -> ApiResult<&'a FieldType> {
+    schema
+        .fields
+        .get(field)
+        .ok_or_else(|| ApiError::internal(format!("field {field} missing after schema ensure")))
+}
+
+/// Element equality for AddUnique and Remove (pointers compare by class and id).
+fn same(a: &Value, b: &Value) -> bool {
+    match (as_pointer(a), as_pointer(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// Sets (or removes) `path` inside an Object value, creating intermediate objects.
+fn apply_path(current: Option<Value>, path: &[String], value: Option<&Value>) -> Value {
+    let mut root = match current {
+        Some(Value::Object(m)) => Value::Object(m),
+        _ => Value::Object(Map::new()),
+    };
+    let mut node = &mut root;
+    for (i, key) in path.iter().enumerate() {
+        let Value::Object(map) = node else { break };
+        if i + 1 == path.len() {
+            match value {
+                Some(v) => {
+                    map.insert(key.clone(), v.clone());
+                }
+                None => {
+                    map.remove(key);
+                }
+            }
+            break;
+        }
+        let child = map
+            .entry(key.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !child.is_object() {
+            *child = Value::Object(Map::new());
+        }
+        node = child;
+    }
+    root
+}
+
+fn apply_array(current: Option<Vec<Value>>, op: &Op) -> Vec<Value> {
+    let mut cur = current.unwrap_or_default();
+    match op {
+        Op::Add(items) => cur.extend(items.iter().cloned()),
+        Op::AddUnique(items) => {
+            for i in items {
+                if !cur.iter().any(|c| same(c, i)) {
+                    cur.push(i.clone());
+                }
+            }
+        }
+        Op::Remove(items) => cur.retain(|c| !items.iter().any(|i| same(c, i))),
+        _ => {}
+    }
+    cur
+}
+
+pub struct Created {
+    pub object_id: String,
+    pub created_at: DateTime<Utc>,
+    /// Values of fields changed by operators, which Parse echoes in the response.
+    pub echo: Map<String, Value>,
+}
+
+impl Created {
+    pub fn body(&self) -> Value {
+        let mut out = self.echo.clone();
+        out.insert("objectId".into(), Value::from(self.object_id.clone()));
+        out.insert(
+            "createdAt".into(),
+            Value::from(format_date(&self.created_at)),
+        );
+        Value::Object(out)
+    }
+}
+
+/// `POST /classes/:className`.
+pub async fn create(
+    state: &AppState,
+    auth: &Auth,
+    class: &ClassName,
+    body: &Value,
+) -> ApiResult<Created> {
+    let mut wtx = WriteTx::begin(state).await?;
+    let created = create_in(state, auth, &mut wtx, class, body).await?;
+    wtx.commit(state).await?;
+    Ok(created)
+}
+
+pub async fn create_in(
+    state: &AppState,
+    auth: &Auth,
+    wtx: &mut WriteTx,
+    class: &ClassName,
+    body: &Value,
+) -> ApiResult<Created> {
+    let changes = parse_changes(body, true)?;
+    let ensured = state
+        .schemas
+        .ensure(
+            &mut wtx.tx,
+            class.as_str(),
+            &changes.types,
+            growth(state, auth),
+        )
+        .await?;
+    let schema = ensured.schema.clone();
+    wtx.ensured.push(ensured);
+
+    let object_id = new_object_id();
+    let created_at = now();
+    let dialect = wtx.tx.dialect();
+    let mut cols: Vec<(String, Option<Bind>)> = vec![
+        ("objectId".into(), Some(Bind::Text(object_id.clone()))),
+        ("createdAt".into(), Some(Bind::Date(created_at))),
+        ("updatedAt".into(), Some(Bind::Date(created_at))),
+    ];
+    let mut echo = Map::new();
+    let mut relations: Vec<(String, Vec<String>)> = Vec::new();
+    let mut nested: Vec<(String, Value)> = Vec::new();
+    for (field, op) in &changes.ops {
+        match op {
+            Op::SetPath(path, v) => match nested.iter_mut().find(|(f, _)| f == field) {
+                Some((_, obj)) => *obj = apply_path(Some(obj.clone()), path, v.as_ref()),
+                None => nested.push((field.clone(), apply_path(None, path, v.as_ref()))),
+            },
+            Op::Acl(r, w) => {
+                cols.push(("_rperm".into(), Some(Bind::TextArray(r.clone()))));
+                cols.push(("_wperm".into(), Some(Bind::TextArray(w.clone()))));
+            }
+            Op::Set(v) => {
+                let ty = field_type(&schema, field)?;
+                cols.push((field.clone(), encode(field, ty, v)?));
+            }
+            Op::Unset => {}
+            Op::Increment(n) => {
+                cols.push((field.clone(), Some(Bind::Float(*n))));
+                echo.insert(field.clone(), number(*n));
+            }
+            // On create Parse stores AddUnique's items as given.
+            Op::Add(items) | Op::AddUnique(items) => {
+                cols.push((field.clone(), Some(Bind::Json(Value::Array(items.clone())))));
+                echo.insert(field.clone(), Value::Array(items.clone()));
+            }
+            Op::Remove(_) => {
+                cols.push((field.clone(), Some(Bind::Json(json!([])))));
+                echo.insert(field.clone(), json!([]));
+            }
+            Op::AddRelation(ids) => relations.push((field.clone(), ids.clone())),
+            Op::RemoveRelation(_) => {}
+        }
+    }
+    for (field, obj) in nested {
+        let ty = field_type(&schema, &field)?;
+        cols.push((field.clone(), encode(&field, ty, &obj)?));
+    }
+    let mut sql = Sql::new(dialect);
+    sql.push("INSERT INTO ").ident(class.as_str()).push(" (");
+    for (i, (name, _)) in cols.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.ident(name);
+    }
+    sql.push(") VALUES (");
+    for (i, (_, bind)) in cols.into_iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        match bind {
+            Some(b) => {
+                sql.bind(b);
+            }
+            None => {
+                sql.push("NULL");
+            }
+        }
+    }
+    sql.push(")");
+    wtx.tx.execute(&sql).await?;
+    for (field, ids) in relations {
+        add_relations(&mut wtx.tx, class.as_str(), &field, &object_id, &ids).await?;
+    }
+    Ok(Created {
+        object_id,
+        created_at,
+        echo,
+    })
+}
+
+async fn add_relations(
+    tx: &mut Tx,
+    class: &str,
+    field: &str,
+    owner: &str,
+    ids: &[String],
+) -> ApiResult<()> {
+    for id in ids {
+        let mut sql = Sql::new(tx.dialect());
+        sql.push("INSERT INTO ")
+            .ident(&crate::storage::join_table(class, field))
+            .push(" (\"relatedId\", \"owningId\") VALUES (");
+        sql.bind(Bind::Text(id.clone()));
+        sql.push(", ");
+        sql.bind(Bind::Text(owner.to_string()));
+        sql.push(") ON CONFLICT DO NOTHING");
+        tx.execute(&sql).await?;
+    }
+    Ok(())
+}
+
+async fn remove_relations(
+    tx: &mut Tx,
+    class: &str,
+    field: &str,
+    owner: &str,
+    ids: &[String],
+) -> ApiResult<()> {
+    for id in ids {
+        let mut sql = Sql::new(tx.dialect());
+        sql.push("DELETE FROM ")
+            .ident(&crate::storage::join_table(class, field))
+            .push(" WHERE \"owningId\" = ");
+        sql.bind(Bind::Text(owner.to_string()));
+        sql.push(" AND \"relatedId\" = ");
+        sql.bind(Bind::Text(id.clone()));
+        tx.execute(&sql).await?;
+    }
+    Ok(())
+}
+
+/// Appends `AND <write ACL>` for the caller (nothing for the master key).
+fn write_acl(dialect: Dialect, state: &AppState, auth: &Auth, sql: &mut Sql) {
+    if let Some(perms) = auth.perms() {
+        let c = Compiler {
+            dialect,
+            schemas: &state.schemas,
+            perms: None,
+        };
+        sql.push(" AND ");
+        c.perms_overlap("t0", "_wperm", &perms, sql);
+    }
+}
+
+/// `PUT /classes/:className/:objectId`: answers `{updatedAt}` plus operator results.
+pub async fn update(
+    state: &AppState,
+    auth: &Auth,
+    class: &ClassName,
+    id: &ObjectId,
+    body: &Value,
+) -> ApiResult<Value> {
+    let mut wtx = WriteTx::begin(state).await?;
+    let out = update_in(state, auth, &mut wtx, class, id, body).await?;
+    wtx.commit(state).await?;
+    Ok(out)
+}
+
+pub async fn update_in(
+    state: &AppState,
+    auth: &Auth,
+    wtx: &mut WriteTx,
+    class: &ClassName,
+    id: &ObjectId,
+    body: &Value,
+) -> ApiResult<Value> {
+    let changes = parse_changes(body, false)?;
+    if state.schemas.get(class.as_str()).is_none() {
+        return Err(ApiError::not_found());
+    }
+    let ensured = state
+        .schemas
+        .ensure(
+            &mut wtx.tx,
+            class.as_str(),
+            &changes.types,
+            growth(state, auth),
+        )
+        .await?;
+    let schema = ensured.schema.clone();
+    wtx.ensured.push(ensured);
+    let dialect = wtx.tx.dialect();
+
+    // Array operators need the current values: read them under a row lock.
+    let array_fields: Vec<&String> = changes
+        .ops
+        .iter()
+        .filter(|(_, op)| {
+            matches!(
+                op,
+                Op::Add(_) | Op::AddUnique(_) | Op::Remove(_) | Op::SetPath(..)
+            )
+        })
+        .map(|(f, _)| f)
+        .collect();
+    let mut current: Map<String, Value> = Map::new();
+    if !array_fields.is_empty() {
+        let mut sql = Sql::new(dialect);
+        sql.push("SELECT ");
+        for (i, f) in array_fields.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.column("t0", f);
+        }
+        sql.push(" FROM ")
+            .ident(class.as_str())
+            .push(" t0 WHERE t0.\"objectId\" = ");
+        sql.bind(Bind::Text(id.as_str().to_string()));
+        write_acl(dialect, state, auth, &mut sql);
+        if dialect == Dialect::Postgres {
+            sql.push(" FOR UPDATE");
+        }
+        let cols = vec![Col::Json; array_fields.len()];
+        let row = wtx
+            .tx
+            .fetch(&sql, &cols)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(ApiError::not_found)?;
+        for (f, cell) in array_fields.iter().zip(row) {
+            if let Cell::Json(v) = cell {
+                current.insert((*f).clone(), v);
+            }
+        }
+    }
+
+    let updated_at = now();
+    let mut sql = Sql::new(dialect);
+    sql.push("UPDATE ")
+        .ident(class.as_str())
+        .push(" AS t0 SET \"updatedAt\" = ");
+    sql.bind(Bind::Date(updated_at));
+    let mut echo = Map::new();
+    let mut returning: Vec<String> = Vec::new();
+    let mut relation_ops: Vec<(&String, &Op)> = Vec::new();
+    let mut nested_fields: Vec<&String> = Vec::new();
+    for (field, op) in &changes.ops {
+        match op {
+            Op::Acl(r, w) => {
+                sql.push(", \"_rperm\" = ");
+                sql.bind(Bind::TextArray(r.clone()));
+                sql.push(", \"_wperm\" = ");
+                sql.bind(Bind::TextArray(w.clone()));
+            }
+            Op::Set(v) => {
+                let ty = field_type(&schema, field)?;
+                sql.push(", ").ident(field).push(" = ");
+                match encode(field, ty, v)? {
+                    Some(b) => sql.bind(b),
+                    None => {
+                        sql.push("NULL");
+                        0
+                    }
+                };
+            }
+            Op::Unset => {
+                if schema
+                    .fields
+                    .get(field)
+                    .is_some_and(|t| t.column().is_some())
+                {
+                    sql.push(", ").ident(field).push(" = NULL");
+                }
+            }
+            Op::Increment(n) => {
+                sql.push(", ")
+                    .ident(field)
+                    .push(" = COALESCE(")
+                    .column("t0", field)
+                    .push(", 0) + ");
+                sql.bind(Bind::Float(*n));
+                returning.push(field.clone());
+            }
+            Op::Add(_) | Op::AddUnique(_) | Op::Remove(_) => {
+                let cur = current.get(field).and_then(Value::as_array).cloned();
+                let next = Value::Array(apply_array(cur, op));
+                sql.push(", ").ident(field).push(" = ");
+                sql.bind(Bind::Json(next.clone()));
+                echo.insert(field.clone(), next);
+            }
+            Op::SetPath(path, v) => {
+                let next = apply_path(current.get(field).cloned(), path, v.as_ref());
+                current.insert(field.clone(), next);
+                nested_fields.push(field);
+            }
+            Op::AddRelation(_) | Op::RemoveRelation(_) => relation_ops.push((field, op)),
+        }
+    }
+    nested_fields.dedup();
+    for field in nested_fields {
+        let ty = field_type(&schema, field)?;
+        if let Some(b) = encode(field, ty, &current[field.as_str()])? {
+            sql.push(", ").ident(field).push(" = ");
+            sql.bind(b);
+        }
+    }
+    sql.push(" WHERE t0.\"objectId\" = ");
+    sql.bind(Bind::Text(id.as_str().to_string()));
+    write_acl(dialect, state, auth, &mut sql);
+    // SQLite's RETURNING cannot name the table alias.
+    sql.push(" RETURNING \"objectId\"");
+    for f in &returning {
+        sql.push(", ").ident(f);
+    }
+    let mut cols = vec![Col::Text];
+    cols.extend(returning.iter().map(|_| Col::Float));
+    let row = wtx
+        .tx
+        .fetch(&sql, &cols)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(ApiError::not_found)?;
+    for (f, cell) in returning.iter().zip(row.into_iter().skip(1)) {
+        if let Some(v) = codec::decode(&FieldType::Number, cell) {
+            echo.insert(f.clone(), v);
+        }
+    }
+    for (field, op) in relation_ops {
+        match op {
+            Op::AddRelation(ids) => {
+                add_relations(&mut wtx.tx, class.as_str(), field, id.as_str(), ids).await?
+            }
+            Op::RemoveRelation(ids) => {
+                remove_relations(&mut wtx.tx, class.as_str(), field, id.as_str(), ids).await?
+            }
+            _ => {}
+        }
+    }
+    echo.insert("updatedAt".into(), Value::from(format_date(&updated_at)));
+    Ok(Value::Object(echo))
+}
+
+/// `DELETE /classes/:className/:objectId`.
+pub async fn delete(
+    state: &AppState,
+    auth: &Auth,
+    class: &ClassName,
+    id: &ObjectId,
+) -> ApiResult<()> {
+    let mut wtx = WriteTx::begin(state).await?;
+    delete_in(state, auth, &mut wtx, class, id).await?;
+    wtx.commit(state).await
+}
+
+pub async fn delete_in(
+    state: &AppState,
+    auth: &Auth,
+    wtx: &mut WriteTx,
+    class: &ClassName,
+    id: &ObjectId,
+) -> ApiResult<()> {
+    let Some(schema) = state.schemas.get(class.as_str()) else {
+        return Err(ApiError::not_found());
+    };
+    let dialect = wtx.tx.dialect();
+    let mut sql = Sql::new(dialect);
+    sql.push("DELETE FROM ")
+        .ident(class.as_str())
+        .push(" AS t0 WHERE t0.\"objectId\" = ");
+    sql.bind(Bind::Text(id.as_str().to_string()));
+    write_acl(dialect, state, auth, &mut sql);
+    if wtx.tx.execute(&sql).await? == 0 {
+        return Err(ApiError::not_found());
+    }
+    for (field, ty) in &schema.fields {
+        if matches!(ty, FieldType::Relation(_)) {
+            let mut del = Sql::new(dialect);
+            del.push("DELETE FROM ")
+                .ident(&crate::storage::join_table(class.as_str(), field))
+                .push(" WHERE \"owningId\" = ");
+            del.bind(Bind::Text(id.as_str().to_string()));
+            wtx.tx.execute(&del).await?;
+        }
+    }
+    Ok(())
+}

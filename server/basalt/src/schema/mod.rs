@@ -1,0 +1,458 @@
+//! The schema layer: every class's fields, CLPs and indexes, cached in memory and kept in
+//! `_SCHEMA`. Writes infer new fields here; the table DDL and the `_SCHEMA` row change in one
+//! transaction, and the cache only after it commits.
+//!
+//! Changes are serialised on this node by a mutex and across nodes by the `_SCHEMA` row lock
+//! (PostgreSQL `FOR UPDATE`), and each change re-reads the stored schema inside its transaction,
+//! so a node with a stale cache merges with what another node added rather than overwriting it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use basalt_query::schema::is_valid_class_name;
+use basalt_query::{Bind, ClassSchema, Dialect, FieldType, SchemaSource, Sql};
+use serde_json::Value;
+
+use crate::error::{ApiError, ApiResult, Code};
+use crate::storage::{self, Cell, Col, Storage, Tx};
+
+pub struct Schemas {
+    cache: RwLock<HashMap<String, Arc<ClassSchema>>>,
+    change: tokio::sync::Mutex<()>,
+}
+
+impl SchemaSource for Schemas {
+    fn class(&self, name: &str) -> Option<Arc<ClassSchema>> {
+        self.get(name)
+    }
+}
+
+/// A class schema as a write left it; `changed` if the write's transaction altered it.
+#[derive(Debug, Clone)]
+pub struct Ensured {
+    pub schema: Arc<ClassSchema>,
+    pub changed: bool,
+}
+
+/// What a caller may do to the schema while writing.
+#[derive(Debug, Clone, Copy)]
+pub struct Growth {
+    pub create_class: bool,
+    pub add_field: bool,
+}
+
+impl Schemas {
+    pub async fn load(storage: &Storage) -> Result<Self, String> {
+        let s = Self {
+            cache: RwLock::new(HashMap::new()),
+            change: tokio::sync::Mutex::new(()),
+        };
+        s.reload(storage).await.map_err(|e| e.message)?;
+        Ok(s)
+    }
+
+    /// Re-reads every class from `_SCHEMA`.
+    pub async fn reload(&self, storage: &Storage) -> ApiResult<()> {
+        let mut sql = Sql::new(storage.dialect());
+        sql.push("SELECT \"schema\" FROM \"_SCHEMA\"");
+        let rows = storage.fetch(&sql, &[Col::Json]).await?;
+        let mut map = HashMap::new();
+        for row in rows {
+            if let Some(Cell::Json(v)) = row.into_iter().next() {
+                let s = ClassSchema::from_json(&v)?;
+                map.insert(s.class_name.clone(), Arc::new(s));
+            }
+        }
+        *self.cache.write().unwrap_or_else(|e| e.into_inner()) = map;
+        Ok(())
+    }
+
+    pub fn get(&self, class: &str) -> Option<Arc<ClassSchema>> {
+        self.cache
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(class)
+            .cloned()
+    }
+
+    pub fn all(&self) -> Vec<Arc<ClassSchema>> {
+        let mut v: Vec<_> = self
+            .cache
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| a.class_name.cmp(&b.class_name));
+        v
+    }
+
+    fn put(&self, s: ClassSchema) -> Arc<ClassSchema> {
+        let s = Arc::new(s);
+        self.cache
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(s.class_name.clone(), s.clone());
+        s
+    }
+
+    fn remove(&self, class: &str) {
+        self.cache
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(class);
+    }
+
+    /// Makes sure `class` exists with `fields` of these types, adding what is missing inside
+    /// the caller's transaction, so a write that fails leaves the schema as it was. A field
+    /// already of another type is error 111. Call [`Schemas::commit`] with the result once the
+    /// transaction has committed.
+    pub async fn ensure(
+        &self,
+        tx: &mut Tx,
+        class: &str,
+        fields: &[(String, FieldType)],
+        growth: Growth,
+    ) -> ApiResult<Ensured> {
+        if let Some(s) = self.get(class) {
+            check_types(&s, fields)?;
+            if fields.iter().all(|(f, _)| s.fields.contains_key(f)) {
+                return Ok(Ensured {
+                    schema: s,
+                    changed: false,
+                });
+            }
+        }
+        if !growth.create_class && self.get(class).is_none() {
+            return Err(ApiError::forbidden("Permission denied"));
+        }
+        if !is_valid_class_name(class) {
+            return Err(ApiError::invalid_json(
+                "schema class name does not revalidate",
+            ));
+        }
+        // Claim the class's `_SCHEMA` row first: a concurrent creator waits here, then sees ours.
+        let mut claim = Sql::new(tx.dialect());
+        claim.push("INSERT INTO \"_SCHEMA\" (\"className\", \"schema\") VALUES (");
+        claim.bind(Bind::Text(class.to_string()));
+        claim.push(", ");
+        claim.bind(Bind::Json(ClassSchema::new(class).to_json()));
+        claim.push(") ON CONFLICT (\"className\") DO NOTHING");
+        let created = tx.execute(&claim).await? == 1;
+        let mut schema = match read_locked(tx, class).await? {
+            Some(s) if !created => s,
+            _ => {
+                if !growth.create_class {
+                    return Err(ApiError::forbidden("Permission denied"));
+                }
+                create_tables(tx, class).await?;
+                ClassSchema::new(class)
+            }
+        };
+        check_types(&schema, fields)?;
+        for (name, ty) in fields {
+            if schema.fields.contains_key(name) {
+                continue;
+            }
+            if !growth.add_field {
+                return Err(ApiError::forbidden(format!(
+                    "Permission denied for action addField on class {class}."
+                )));
+            }
+            add_field(tx, class, name, ty).await?;
+            schema.fields.insert(name.clone(), ty.clone());
+        }
+        write(tx, &schema).await?;
+        Ok(Ensured {
+            schema: Arc::new(schema),
+            changed: true,
+        })
+    }
+
+    /// Publishes a schema changed by [`Schemas::ensure`] after its transaction committed.
+    pub fn commit(&self, ensured: &Ensured) {
+        if ensured.changed {
+            let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+            let merged = match cache.get(&ensured.schema.class_name) {
+                // Another write may have published more fields meanwhile: keep the union.
+                Some(cur) => {
+                    let mut m = (*ensured.schema).clone();
+                    for (k, t) in &cur.fields {
+                        m.fields.entry(k.clone()).or_insert_with(|| t.clone());
+                    }
+                    Arc::new(m)
+                }
+                None => ensured.schema.clone(),
+            };
+            cache.insert(merged.class_name.clone(), merged);
+        }
+    }
+
+    /// `POST /schemas/:className`.
+    pub async fn create(
+        &self,
+        storage: &Storage,
+        schema: ClassSchema,
+    ) -> ApiResult<Arc<ClassSchema>> {
+        let _guard = self.change.lock().await;
+        let mut tx = storage.begin().await?;
+        if read_locked(&mut tx, &schema.class_name).await?.is_some() {
+            return Err(ApiError::new(
+                Code::InvalidClassName,
+                format!("Class {} already exists.", schema.class_name),
+            ));
+        }
+        create_tables(&mut tx, &schema.class_name).await?;
+        for (name, ty) in &schema.fields {
+            if !basalt_query::schema::default_fields().contains_key(name) {
+                add_field(&mut tx, &schema.class_name, name, ty).await?;
+            }
+        }
+        for (name, spec) in &schema.indexes {
+            create_index(&mut tx, &schema, name, spec).await?;
+        }
+        write(&mut tx, &schema).await?;
+        tx.commit().await?;
+        Ok(self.put(schema))
+    }
+
+    /// `PUT /schemas/:className`: applies field, index and CLP changes to the stored schema.
+    pub async fn update(
+        &self,
+        storage: &Storage,
+        class: &str,
+        change: SchemaChange,
+    ) -> ApiResult<Arc<ClassSchema>> {
+        let _guard = self.change.lock().await;
+        let mut tx = storage.begin().await?;
+        let mut schema = read_locked(&mut tx, class).await?.ok_or_else(|| {
+            ApiError::new(
+                Code::InvalidClassName,
+                format!("Class {class} does not exist."),
+            )
+        })?;
+        for name in &change.delete_fields {
+            let Some(ty) = schema.fields.get(name).cloned() else {
+                return Err(ApiError::with_code(
+                    255,
+                    format!("Field {name} does not exist, cannot delete."),
+                ));
+            };
+            match ty {
+                FieldType::Relation(_) => {
+                    tx.ddl(&storage::drop_table(&storage::join_table(class, name)))
+                        .await?
+                }
+                _ if ty.column().is_some() => {
+                    let stmt = storage::drop_column(tx.dialect(), class, name);
+                    tx.ddl(&stmt).await?
+                }
+                _ => {}
+            }
+            schema.fields.shift_remove(name);
+        }
+        for (name, ty) in &change.add_fields {
+            if schema.fields.contains_key(name) {
+                return Err(ApiError::with_code(
+                    255,
+                    format!("Field {name} exists, cannot update."),
+                ));
+            }
+            add_field(&mut tx, class, name, ty).await?;
+            schema.fields.insert(name.clone(), ty.clone());
+        }
+        for name in &change.delete_indexes {
+            if schema.indexes.shift_remove(name).is_none() {
+                return Err(ApiError::with_code(
+                    255,
+                    format!("Index \"{name}\" does not exist, cannot delete."),
+                ));
+            }
+            tx.ddl(&storage::drop_index(class, name)).await?;
+        }
+        for (name, spec) in &change.add_indexes {
+            if schema.indexes.contains_key(name) {
+                return Err(ApiError::with_code(
+                    255,
+                    format!("Index \"{name}\" exists, cannot update."),
+                ));
+            }
+            create_index(&mut tx, &schema, name, spec).await?;
+            schema.indexes.insert(name.clone(), spec.clone());
+        }
+        if let Some(clp) = change.class_level_permissions {
+            schema.class_level_permissions = clp;
+        }
+        write(&mut tx, &schema).await?;
+        tx.commit().await?;
+        Ok(self.put(schema))
+    }
+
+    /// `DELETE /schemas/:className`: only an empty class may be dropped.
+    pub async fn delete(&self, storage: &Storage, class: &str) -> ApiResult<()> {
+        let _guard = self.change.lock().await;
+        let mut tx = storage.begin().await?;
+        let Some(schema) = read_locked(&mut tx, class).await? else {
+            return Ok(());
+        };
+        let mut count = Sql::new(tx.dialect());
+        count.push("SELECT COUNT(*) FROM ").ident(class);
+        let n = match tx
+            .fetch(&count, &[Col::Int])
+            .await?
+            .first()
+            .and_then(|r| r.first())
+        {
+            Some(Cell::Int(n)) => *n,
+            _ => 0,
+        };
+        if n > 0 {
+            return Err(ApiError::with_code(
+                255,
+                format!("Class {class} is not empty, contains {n} objects, cannot drop schema."),
+            ));
+        }
+        for (name, ty) in &schema.fields {
+            if matches!(ty, FieldType::Relation(_)) {
+                tx.ddl(&storage::drop_table(&storage::join_table(class, name)))
+                    .await?;
+            }
+        }
+        tx.ddl(&storage::drop_table(class)).await?;
+        let mut del = Sql::new(tx.dialect());
+        del.push("DELETE FROM \"_SCHEMA\" WHERE \"className\" = ");
+        del.bind(Bind::Text(class.to_string()));
+        tx.execute(&del).await?;
+        tx.commit().await?;
+        self.remove(class);
+        Ok(())
+    }
+}
+
+/// Field, index and CLP edits for [`Schemas::update`].
+#[derive(Debug, Default)]
+pub struct SchemaChange {
+    pub add_fields: Vec<(String, FieldType)>,
+    pub delete_fields: Vec<String>,
+    pub add_indexes: Vec<(String, Value)>,
+    pub delete_indexes: Vec<String>,
+    pub class_level_permissions: Option<Value>,
+}
+
+fn check_types(schema: &ClassSchema, fields: &[(String, FieldType)]) -> ApiResult<()> {
+    for (name, ty) in fields {
+        if let Some(existing) = schema.fields.get(name)
+            && existing != ty
+        {
+            return Err(ApiError::new(
+                Code::IncorrectType,
+                format!(
+                    "schema mismatch for {}.{name}; expected {existing} but got {ty}",
+                    schema.class_name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Reads a class's stored schema, locking its row on PostgreSQL until the transaction ends.
+async fn read_locked(tx: &mut Tx, class: &str) -> ApiResult<Option<ClassSchema>> {
+    let mut sql = Sql::new(tx.dialect());
+    sql.push("SELECT \"schema\" FROM \"_SCHEMA\" WHERE \"className\" = ");
+    sql.bind(Bind::Text(class.to_string()));
+    if tx.dialect() == Dialect::Postgres {
+        sql.push(" FOR UPDATE");
+    }
+    let rows = tx.fetch(&sql, &[Col::Json]).await?;
+    match rows.into_iter().next().and_then(|r| r.into_iter().next()) {
+        Some(Cell::Json(v)) => Ok(Some(ClassSchema::from_json(&v)?)),
+        _ => Ok(None),
+    }
+}
+
+async fn write(tx: &mut Tx, schema: &ClassSchema) -> ApiResult<()> {
+    let mut sql = Sql::new(tx.dialect());
+    sql.push("INSERT INTO \"_SCHEMA\" (\"className\", \"schema\") VALUES (");
+    sql.bind(Bind::Text(schema.class_name.clone()));
+    sql.push(", ");
+    sql.bind(Bind::Json(schema.to_json()));
+    sql.push(") ON CONFLICT (\"className\") DO UPDATE SET \"schema\" = excluded.\"schema\"");
+    tx.execute(&sql).await?;
+    Ok(())
+}
+
+pub fn invalid_class_name(class: &str) -> ApiError {
+    ApiError::new(
+        Code::InvalidClassName,
+        format!(
+            "Invalid classname: {class}, classnames can only have alphanumeric characters and _, and must start with an alpha character "
+        ),
+    )
+}
+
+async fn create_tables(tx: &mut Tx, class: &str) -> ApiResult<()> {
+    if !is_valid_class_name(class) {
+        return Err(invalid_class_name(class));
+    }
+    for stmt in storage::create_class_table(tx.dialect(), class) {
+        tx.ddl(&stmt).await?;
+    }
+    Ok(())
+}
+
+async fn add_field(tx: &mut Tx, class: &str, name: &str, ty: &FieldType) -> ApiResult<()> {
+    match ty {
+        FieldType::Relation(_) => {
+            for stmt in storage::create_join_table(tx.dialect(), class, name) {
+                tx.ddl(&stmt).await?;
+            }
+        }
+        _ => {
+            if let Some(kind) = ty.column() {
+                tx.ddl(&storage::add_column(tx.dialect(), class, name, kind.into()))
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Creates a declared index: `{"field": 1, "other": -1}`.
+async fn create_index(
+    tx: &mut Tx,
+    schema: &ClassSchema,
+    name: &str,
+    spec: &Value,
+) -> ApiResult<()> {
+    let obj = spec.as_object().filter(|o| !o.is_empty()).ok_or_else(|| {
+        ApiError::with_code(
+            255,
+            format!("Index \"{name}\" must be an object of field: 1 or -1"),
+        )
+    })?;
+    let mut fields = Vec::new();
+    for (field, dir) in obj {
+        let ty = schema.fields.get(field).ok_or_else(|| {
+            ApiError::with_code(
+                255,
+                format!("Field {field} does not exist, cannot add index."),
+            )
+        })?;
+        if ty.column().is_none() {
+            return Err(ApiError::with_code(
+                255,
+                format!("Field {field} cannot be indexed."),
+            ));
+        }
+        fields.push((field.clone(), dir.as_i64() != Some(-1)));
+    }
+    tx.ddl(&storage::create_index(
+        &schema.class_name,
+        name,
+        &fields,
+        false,
+    ))
+    .await
+    .map_err(ApiError::from)
+}

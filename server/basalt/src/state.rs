@@ -1,0 +1,36 @@
+//! Application state shared by every request: configuration, storage and the schema cache.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::schema::Schemas;
+use crate::storage::Storage;
+
+pub struct Inner {
+    pub config: Config,
+    pub storage: Storage,
+    pub schemas: Schemas,
+}
+
+#[derive(Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub async fn new(config: Config) -> Result<Self, String> {
+        let storage = Storage::open(&config.database).await?;
+        let schemas = Schemas::load(&storage).await?;
+        Ok(Self(Arc::new(Inner {
+            config,
+            storage,
+            schemas,
+        })))
+    }
+}

@@ -1,0 +1,124 @@
+//! DDL for class tables, columns, join tables and indexes, per dialect. Every name reaching
+//! here was validated as a class or field name; identifiers are quoted regardless.
+
+use basalt_query::{Dialect, Sql};
+
+use super::Col;
+
+pub use basalt_query::compile::join_table;
+
+/// The column type a value kind is stored as.
+pub fn column_type(d: Dialect, c: Col) -> &'static str {
+    match (d, c) {
+        (Dialect::Sqlite, Col::Text | Col::Date | Col::Json | Col::Perms) => "TEXT",
+        (Dialect::Sqlite, Col::Float) => "REAL",
+        (Dialect::Sqlite, Col::Bool | Col::Int) => "INTEGER",
+        (Dialect::Postgres, Col::Text) => "text",
+        (Dialect::Postgres, Col::Float) => "double precision",
+        (Dialect::Postgres, Col::Bool) => "boolean",
+        (Dialect::Postgres, Col::Int) => "bigint",
+        (Dialect::Postgres, Col::Date) => "timestamptz",
+        (Dialect::Postgres, Col::Json) => "jsonb",
+        (Dialect::Postgres, Col::Perms) => "text[]",
+    }
+}
+
+fn quoted(name: &str) -> String {
+    let mut s = Sql::new(Dialect::Sqlite);
+    s.ident(name);
+    s.text
+}
+
+/// A class table with the system columns and their indexes.
+pub fn create_class_table(d: Dialect, class: &str) -> Vec<String> {
+    let t = quoted(class);
+    let date = column_type(d, Col::Date);
+    let perms = column_type(d, Col::Perms);
+    let text = column_type(d, Col::Text);
+    let mut out = vec![format!(
+        "CREATE TABLE IF NOT EXISTS {t} (\"objectId\" {text} PRIMARY KEY, \"createdAt\" {date} NOT NULL, \"updatedAt\" {date} NOT NULL, \"_rperm\" {perms}, \"_wperm\" {perms})"
+    )];
+    for col in ["createdAt", "updatedAt"] {
+        out.push(format!(
+            "CREATE INDEX IF NOT EXISTS {} ON {t} (\"{col}\")",
+            quoted(&format!("{class}_{col}"))
+        ));
+    }
+    if d == Dialect::Postgres {
+        // ACL filtering is `_rperm && $perms`: a GIN index serves it.
+        out.push(format!(
+            "CREATE INDEX IF NOT EXISTS {} ON {t} USING GIN (\"_rperm\")",
+            quoted(&format!("{class}__rperm"))
+        ));
+    }
+    out
+}
+
+pub fn add_column(d: Dialect, class: &str, field: &str, col: Col) -> String {
+    let exists = if d == Dialect::Postgres {
+        "IF NOT EXISTS "
+    } else {
+        ""
+    };
+    format!(
+        "ALTER TABLE {} ADD COLUMN {exists}{} {}",
+        quoted(class),
+        quoted(field),
+        column_type(d, col)
+    )
+}
+
+pub fn drop_column(d: Dialect, class: &str, field: &str) -> String {
+    let exists = if d == Dialect::Postgres {
+        "IF EXISTS "
+    } else {
+        ""
+    };
+    format!(
+        "ALTER TABLE {} DROP COLUMN {exists}{}",
+        quoted(class),
+        quoted(field)
+    )
+}
+
+pub fn create_join_table(d: Dialect, owner: &str, field: &str) -> Vec<String> {
+    let name = join_table(owner, field);
+    let text = column_type(d, Col::Text);
+    vec![
+        format!(
+            "CREATE TABLE IF NOT EXISTS {} (\"relatedId\" {text} NOT NULL, \"owningId\" {text} NOT NULL, PRIMARY KEY (\"owningId\", \"relatedId\"))",
+            quoted(&name)
+        ),
+        format!(
+            "CREATE INDEX IF NOT EXISTS {} ON {} (\"relatedId\")",
+            quoted(&format!("{name}_related")),
+            quoted(&name)
+        ),
+    ]
+}
+
+pub fn drop_table(name: &str) -> String {
+    format!("DROP TABLE IF EXISTS {}", quoted(name))
+}
+
+/// `CREATE INDEX` for a `/schemas` index: fields with 1 (ascending) or -1 (descending).
+pub fn create_index(class: &str, index: &str, fields: &[(String, bool)], unique: bool) -> String {
+    let cols: Vec<String> = fields
+        .iter()
+        .map(|(f, asc)| format!("{}{}", quoted(f), if *asc { "" } else { " DESC" }))
+        .collect();
+    format!(
+        "CREATE {}INDEX IF NOT EXISTS {} ON {} ({})",
+        if unique { "UNIQUE " } else { "" },
+        quoted(&format!("{class}_{index}")),
+        quoted(class),
+        cols.join(", ")
+    )
+}
+
+pub fn drop_index(class: &str, index: &str) -> String {
+    format!(
+        "DROP INDEX IF EXISTS {}",
+        quoted(&format!("{class}_{index}"))
+    )
+}

@@ -1,0 +1,257 @@
+//! The only module that knows which database it is talking to.
+//!
+//! [`Storage`] holds a SQLite or PostgreSQL pool; everything above it speaks in compiled
+//! [`Sql`] (from `basalt-query`), column kinds and decoded [`Cell`]s. Classes are tables with one
+//! typed column per field (as Parse's own PostgreSQL adapter lays them out), plus `objectId`,
+//! `createdAt`, `updatedAt`, `_rperm` and `_wperm`; relations are `_Join:field:Class` tables.
+
+mod ddl;
+mod postgres;
+mod sqlite;
+
+use basalt_query::{Dialect, Sql};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+pub use ddl::{
+    add_column, column_type, create_class_table, create_index, create_join_table, drop_column,
+    drop_index, drop_table, join_table,
+};
+
+/// How to decode one selected column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Col {
+    Text,
+    Float,
+    Bool,
+    Date,
+    Json,
+    Perms,
+    Int,
+}
+
+impl From<basalt_query::ColumnKind> for Col {
+    fn from(k: basalt_query::ColumnKind) -> Self {
+        use basalt_query::ColumnKind as K;
+        match k {
+            K::Text => Col::Text,
+            K::Float => Col::Float,
+            K::Boolean => Col::Bool,
+            K::Date => Col::Date,
+            K::Json => Col::Json,
+        }
+    }
+}
+
+/// One decoded column value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Null,
+    Text(String),
+    Float(f64),
+    Bool(bool),
+    Date(DateTime<Utc>),
+    Json(Value),
+    Perms(Vec<String>),
+    Int(i64),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("duplicate value")]
+    Duplicate,
+    #[error("statement timed out")]
+    Timeout,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// Where the data lives, parsed from `--databaseURI`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DatabaseUri {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
+}
+
+impl DatabaseUri {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if let Some(path) = s
+            .strip_prefix("sqlite://")
+            .or_else(|| s.strip_prefix("sqlite:"))
+        {
+            if path.is_empty() {
+                return Err(
+                    "sqlite URI has no file path (expected sqlite://path/to/file.db)".into(),
+                );
+            }
+            Ok(Self::Sqlite(path.into()))
+        } else if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Ok(Self::Postgres(s.to_string()))
+        } else {
+            Err(format!(
+                "unsupported database URI `{}` (expected sqlite://… or postgres://…)",
+                redact(s)
+            ))
+        }
+    }
+
+    /// The URI with any password removed, for messages.
+    pub fn display(&self) -> String {
+        match self {
+            Self::Sqlite(p) => format!("sqlite://{}", p.display()),
+            Self::Postgres(u) => redact(u),
+        }
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+fn redact(uri: &str) -> String {
+    match (uri.find("://"), uri.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &uri[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &uri[..s + 3], &uri[at..]),
+                None => uri.to_string(),
+            }
+        }
+        _ => uri.to_string(),
+    }
+}
+
+#[derive(Clone)]
+pub enum Storage {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
+}
+
+/// A write transaction. Schema changes and data writes in one request share it.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Storage {
+    /// Connects and applies the embedded migrations. Fails with a message naming the database.
+    pub async fn open(uri: &DatabaseUri) -> Result<Self, String> {
+        let storage = match uri {
+            DatabaseUri::Sqlite(path) => Storage::Sqlite(
+                sqlite::SqliteStore::open(path)
+                    .await
+                    .map_err(|e| format!("cannot open SQLite database {}: {e}", uri.display()))?,
+            ),
+            DatabaseUri::Postgres(url) => {
+                Storage::Postgres(postgres::PgStore::open(url).await.map_err(|e| {
+                    format!("cannot connect to PostgreSQL at {}: {e}", uri.display())
+                })?)
+            }
+        };
+        storage
+            .migrate()
+            .await
+            .map_err(|e| format!("cannot apply migrations to {}: {e}", uri.display()))?;
+        Ok(storage)
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Storage::Sqlite(_) => Dialect::Sqlite,
+            Storage::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    async fn migrate(&self) -> StorageResult<()> {
+        match self {
+            Storage::Sqlite(s) => s.migrate().await,
+            Storage::Postgres(s) => s.migrate().await,
+        }
+    }
+
+    pub async fn begin(&self) -> StorageResult<Tx> {
+        match self {
+            Storage::Sqlite(s) => Ok(Tx::Sqlite(s.writer.begin().await.map_err(map_err)?)),
+            Storage::Postgres(s) => Ok(Tx::Postgres(s.pool.begin().await.map_err(map_err)?)),
+        }
+    }
+
+    /// Runs a read and decodes each row by `cols`.
+    pub async fn fetch(&self, sql: &Sql, cols: &[Col]) -> StorageResult<Vec<Vec<Cell>>> {
+        match self {
+            Storage::Sqlite(s) => sqlite::fetch(&s.reader, sql, cols).await,
+            Storage::Postgres(s) => postgres::fetch(&s.pool, sql, cols).await,
+        }
+    }
+
+    /// Runs a statement outside any transaction (one autocommitted write).
+    pub async fn execute(&self, sql: &Sql) -> StorageResult<u64> {
+        let mut tx = self.begin().await?;
+        let n = tx.execute(sql).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// Checks the database answers (for `/health` and `doctor`).
+    pub async fn ping(&self) -> StorageResult<()> {
+        let sql = {
+            let mut s = Sql::new(self.dialect());
+            s.push("SELECT CAST(1 AS BIGINT)");
+            s
+        };
+        self.fetch(&sql, &[Col::Int]).await.map(|_| ())
+    }
+}
+
+impl Tx {
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Tx::Sqlite(_) => Dialect::Sqlite,
+            Tx::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    pub async fn execute(&mut self, sql: &Sql) -> StorageResult<u64> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::execute(&mut **tx, sql).await,
+            Tx::Postgres(tx) => postgres::execute(&mut **tx, sql).await,
+        }
+    }
+
+    pub async fn fetch(&mut self, sql: &Sql, cols: &[Col]) -> StorageResult<Vec<Vec<Cell>>> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::fetch(&mut **tx, sql, cols).await,
+            Tx::Postgres(tx) => postgres::fetch(&mut **tx, sql, cols).await,
+        }
+    }
+
+    /// Runs raw DDL with no binds (identifiers already validated and quoted).
+    pub async fn ddl(&mut self, text: &str) -> StorageResult<()> {
+        let mut sql = Sql::new(self.dialect());
+        sql.push(text);
+        self.execute(&sql).await.map(|_| ())
+    }
+
+    pub async fn commit(self) -> StorageResult<()> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await.map_err(map_err),
+            Tx::Postgres(tx) => tx.commit().await.map_err(map_err),
+        }
+    }
+}
+
+/// Maps a driver error: unique violations and timeouts have Parse codes; the rest is internal.
+pub(crate) fn map_err(e: sqlx::Error) -> StorageError {
+    if let sqlx::Error::Database(db) = &e {
+        let code = db.code().unwrap_or_default();
+        // PostgreSQL 23505; SQLite 2067 (UNIQUE) and 1555 (PRIMARY KEY).
+        if matches!(code.as_ref(), "23505" | "2067" | "1555") {
+            return StorageError::Duplicate;
+        }
+        if code == "57014" {
+            return StorageError::Timeout;
+        }
+    }
+    StorageError::Database(e.to_string())
+}

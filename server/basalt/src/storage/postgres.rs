@@ -1,0 +1,156 @@
+//! PostgreSQL: one pool; every statement under a `statement_timeout` so no query can hold a
+//! connection forever. Migrations take an advisory lock so several nodes can start at once.
+
+use std::time::Duration;
+
+use basalt_query::{Bind, Sql};
+use serde_json::Value;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{Executor, PgPool, Postgres, Row};
+
+use super::{Cell, Col, StorageError, StorageResult, map_err};
+
+#[derive(Clone)]
+pub struct PgStore {
+    pub pool: PgPool,
+}
+
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "system",
+    include_str!("../../../../migrations/postgres/0001_system.sql"),
+)];
+/// An arbitrary constant naming Basalt's migration lock.
+const MIGRATION_LOCK: i64 = 0x6261_7361_6c74;
+
+impl PgStore {
+    pub async fn open(url: &str) -> Result<Self, sqlx::Error> {
+        let opts: PgConnectOptions = url.parse()?;
+        let opts = opts
+            .options([("statement_timeout", "15s")])
+            .application_name("basalt");
+        let pool = PgPoolOptions::new()
+            .max_connections(32)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    pub async fn migrate(&self) -> StorageResult<()> {
+        let mut conn = self.pool.acquire().await.map_err(map_err)?;
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *conn)
+            .await
+            .map_err(map_err)?;
+        let result = async {
+            conn.execute("CREATE TABLE IF NOT EXISTS _basalt_migrations (version bigint PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
+                .await
+                .map_err(map_err)?;
+            for (version, name, body) in MIGRATIONS {
+                let done: Option<i64> = sqlx::query_scalar("SELECT version FROM _basalt_migrations WHERE version = $1")
+                    .bind(version)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(map_err)?;
+                if done.is_some() {
+                    continue;
+                }
+                let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(map_err)?;
+                tx.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(*body))).await.map_err(map_err)?;
+                sqlx::query("INSERT INTO _basalt_migrations (version, name) VALUES ($1, $2)")
+                    .bind(version)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                tx.commit().await.map_err(map_err)?;
+            }
+            Ok(())
+        }
+        .await;
+        sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *conn)
+            .await
+            .map_err(map_err)?;
+        result
+    }
+}
+
+fn query(sql: &Sql) -> sqlx::query::Query<'_, Postgres, sqlx::postgres::PgArguments> {
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.text.as_str()));
+    for b in &sql.binds {
+        q = match b {
+            Bind::Text(s) => q.bind(s.as_str()),
+            Bind::Float(f) => q.bind(*f),
+            Bind::Int(i) => q.bind(*i),
+            Bind::Bool(b) => q.bind(*b),
+            Bind::Date(d) => q.bind(*d),
+            Bind::Json(v) => q.bind(sqlx::types::Json(v)),
+            Bind::TextArray(a) => q.bind(a.as_slice()),
+        };
+    }
+    q
+}
+
+pub async fn execute<'e, E: Executor<'e, Database = Postgres>>(
+    ex: E,
+    sql: &Sql,
+) -> StorageResult<u64> {
+    query(sql)
+        .execute(ex)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(map_err)
+}
+
+pub async fn fetch<'e, E: Executor<'e, Database = Postgres>>(
+    ex: E,
+    sql: &Sql,
+    cols: &[Col],
+) -> StorageResult<Vec<Vec<Cell>>> {
+    let rows = query(sql).fetch_all(ex).await.map_err(map_err)?;
+    rows.iter().map(|row| decode(row, cols)).collect()
+}
+
+fn decode(row: &PgRow, cols: &[Col]) -> StorageResult<Vec<Cell>> {
+    let bad = |e: sqlx::Error| StorageError::Database(e.to_string());
+    cols.iter()
+        .enumerate()
+        .map(|(i, col)| {
+            Ok(match col {
+                Col::Text => row
+                    .try_get::<Option<String>, _>(i)
+                    .map_err(bad)?
+                    .map_or(Cell::Null, Cell::Text),
+                Col::Float => row
+                    .try_get::<Option<f64>, _>(i)
+                    .map_err(bad)?
+                    .map_or(Cell::Null, Cell::Float),
+                Col::Int => row
+                    .try_get::<Option<i64>, _>(i)
+                    .map_err(bad)?
+                    .map_or(Cell::Null, Cell::Int),
+                Col::Bool => row
+                    .try_get::<Option<bool>, _>(i)
+                    .map_err(bad)?
+                    .map_or(Cell::Null, Cell::Bool),
+                Col::Date => row
+                    .try_get::<Option<chrono::DateTime<chrono::Utc>>, _>(i)
+                    .map_err(bad)?
+                    .map_or(Cell::Null, Cell::Date),
+                Col::Json => row
+                    .try_get::<Option<Value>, _>(i)
+                    .map_err(bad)?
+                    .map_or(Cell::Null, Cell::Json),
+                Col::Perms => row
+                    .try_get::<Option<Vec<String>>, _>(i)
+                    .map_err(bad)?
+                    .map_or(Cell::Null, Cell::Perms),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,110 @@
+//! What differs between SQLite and PostgreSQL in the SQL the compiler writes, and the
+//! [`Sql`] builder that carries text and bound values together.
+//!
+//! The dialect is a closed enum rather than a trait: there are exactly two databases, and a
+//! `match` makes every new fragment be written for both or fail to compile.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A value bound to a placeholder. Storage turns each into the driver's type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Bind {
+    Text(String),
+    Float(f64),
+    Int(i64),
+    Bool(bool),
+    /// timestamptz on PostgreSQL, ISO-8601 text on SQLite.
+    Date(DateTime<Utc>),
+    /// jsonb on PostgreSQL, JSON text on SQLite.
+    Json(Value),
+    /// text[] on PostgreSQL, a JSON array as text on SQLite.
+    TextArray(Vec<String>),
+}
+
+/// SQL text plus its binds, numbered placeholders (`$n` / `?n`) so fragments may repeat one.
+#[derive(Debug, Clone)]
+pub struct Sql {
+    pub dialect: Dialect,
+    pub text: String,
+    pub binds: Vec<Bind>,
+}
+
+impl Sql {
+    pub fn new(dialect: Dialect) -> Self {
+        Self {
+            dialect,
+            text: String::with_capacity(256),
+            binds: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, s: &str) -> &mut Self {
+        self.text.push_str(s);
+        self
+    }
+
+    /// Appends a placeholder for `b` and returns its number.
+    pub fn bind(&mut self, b: Bind) -> usize {
+        self.binds.push(b);
+        let n = self.binds.len();
+        self.placeholder(n);
+        n
+    }
+
+    /// Appends a placeholder for an already bound value.
+    pub fn placeholder(&mut self, n: usize) -> &mut Self {
+        let p = match self.dialect {
+            Dialect::Sqlite => '?',
+            Dialect::Postgres => '$',
+        };
+        self.text.push(p);
+        self.text.push_str(&n.to_string());
+        self
+    }
+
+    /// Appends a double-quoted identifier. Names reaching here were validated; quotes are
+    /// doubled anyway so no name can end the identifier.
+    pub fn ident(&mut self, name: &str) -> &mut Self {
+        self.text.push('"');
+        self.text.push_str(&name.replace('"', "\"\""));
+        self.text.push('"');
+        self
+    }
+
+    /// `alias."column"`.
+    pub fn column(&mut self, alias: &str, name: &str) -> &mut Self {
+        self.text.push_str(alias);
+        self.text.push('.');
+        self.ident(name)
+    }
+
+    /// A finite float written into the text (geo constants); NaN and infinities never get here.
+    pub fn float(&mut self, f: f64) -> &mut Self {
+        let f = if f.is_finite() { f } else { 0.0 };
+        self.text.push_str(&format!("{f:?}"));
+        if self.dialect == Dialect::Postgres {
+            self.text.push_str("::float8");
+        }
+        self
+    }
+}
+
+impl Dialect {
+    /// SQLite's JSON path for a key path: `$."a"."b"`.
+    pub fn sqlite_path(path: &[String]) -> String {
+        let mut p = String::from("$");
+        for seg in path {
+            p.push_str(".\"");
+            p.push_str(&seg.replace('"', ""));
+            p.push('"');
+        }
+        p
+    }
+}
