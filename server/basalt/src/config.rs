@@ -474,7 +474,9 @@ impl Config {
                             .collect::<Result<Vec<_>, _>>()?,
                     ),
                     Some(_) => {
-                        return Err("--liveQuery: classNames must be an array of class names".into());
+                        return Err(
+                            "--liveQuery: classNames must be an array of class names".into()
+                        );
                     }
                 }
             }

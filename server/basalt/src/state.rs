@@ -24,6 +24,20 @@ impl Deref for AppState {
 }
 
 impl AppState {
+    /// Where uploaded files are served: `<publicServerURL or serverURL>/files/<appId>`.
+    pub fn files_base(&self) -> String {
+        let base = self
+            .config
+            .public_server_url
+            .as_deref()
+            .unwrap_or(&self.config.server_url);
+        format!(
+            "{}/files/{}",
+            base.trim_end_matches('/'),
+            self.config.app_id
+        )
+    }
+
     pub async fn new(config: Config) -> Result<Self, String> {
         let storage = Storage::open(&config.database).await?;
         let schemas = Schemas::load(&storage).await?;

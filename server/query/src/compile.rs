@@ -46,6 +46,10 @@ enum Operand<'s> {
     Perms {
         name: &'s str,
     },
+    /// A Relation field: equality to a pointer tests membership through the join table.
+    Relation {
+        name: &'s str,
+    },
     /// Not in the schema: behaves as NULL.
     Missing,
 }
@@ -56,9 +60,10 @@ fn resolve<'s>(schema: &'s ClassSchema, key: &'s KeyPath) -> Operand<'s> {
     }
     match schema.fields.get_key_value(key.field.as_str()) {
         None => Operand::Missing,
-        Some((name, ty)) if key.path.is_empty() => match ty.column() {
-            Some(_) => Operand::Column { name, ty },
-            None => Operand::Missing,
+        Some((name, ty)) if key.path.is_empty() => match (ty.column(), ty) {
+            (Some(_), _) => Operand::Column { name, ty },
+            (None, FieldType::Relation(_)) => Operand::Relation { name },
+            (None, _) => Operand::Missing,
         },
         Some((name, ty)) => match ty.column() {
             Some(ColumnKind::Json) => Operand::JsonPath {
@@ -78,6 +83,8 @@ fn typed_bind(ty: &FieldType, v: &Value) -> Option<Bind> {
         (FieldType::Boolean, Value::Bool(b)) => Some(Bind::Bool(*b)),
         (FieldType::Date, Value::String(s)) => parse_iso(s).map(Bind::Date),
         (FieldType::Date, v) => as_date(v).map(Bind::Date),
+        // A bare objectId string matches a pointer too, as in Parse.
+        (FieldType::Pointer(_), Value::String(id)) => Some(Bind::Text(id.clone())),
         (FieldType::Pointer(target), v) => match as_pointer(v) {
             Some((class, id)) if class == target => Some(Bind::Text(id.to_string())),
             _ => None,
@@ -146,6 +153,16 @@ impl Compiler<'_> {
         match f {
             Filter::All => {
                 sql.push("1=1");
+            }
+            Filter::And(fs) if fs.is_empty() => {
+                sql.push("1=1");
+            }
+            Filter::Or(fs) | Filter::Nor(fs) if fs.is_empty() => {
+                sql.push(if matches!(f, Filter::Or(_)) {
+                    "1=0"
+                } else {
+                    "1=1"
+                });
             }
             Filter::And(fs) | Filter::Or(fs) => {
                 let joiner = if matches!(f, Filter::And(_)) {
@@ -228,17 +245,19 @@ impl Compiler<'_> {
                         },
                         Some(max),
                     ) => {
+                        // PostgreSQL's LEAST/GREATEST skip NULLs: test presence explicitly.
+                        sql.push("(").column(alias, name).push(" IS NOT NULL AND ");
                         self.distance(alias, name, *point, sql);
-                        sql.push(" <= ").float(*max);
+                        sql.push(" <= ").float(*max).push(")");
                     }
                     (
                         Operand::Column {
+                            name,
                             ty: FieldType::GeoPoint,
-                            ..
                         },
                         None,
                     ) => {
-                        sql.push("1=1");
+                        sql.column(alias, name).push(" IS NOT NULL");
                     }
                     _ => {
                         sql.push("1=0");
@@ -256,8 +275,9 @@ impl Compiler<'_> {
                         name,
                         ty: FieldType::GeoPoint,
                     } => {
+                        sql.push("(").column(alias, name).push(" IS NOT NULL AND ");
                         self.distance(alias, name, *center, sql);
-                        sql.push(" <= ").float(*radians);
+                        sql.push(" <= ").float(*radians).push(")");
                     }
                     _ => {
                         sql.push("1=0");
@@ -393,6 +413,18 @@ impl Compiler<'_> {
                 }
                 _ => return Err(QueryError::invalid_key(name)),
             },
+            Operand::Relation { name } => match (op, as_pointer(value)) {
+                (CmpOp::Eq, Some((_, id))) => {
+                    self.relation_has(schema, alias, name, &[id.to_string()], sql)
+                }
+                (CmpOp::Ne, Some((_, id))) => {
+                    sql.push("NOT ");
+                    self.relation_has(schema, alias, name, &[id.to_string()], sql);
+                }
+                _ => {
+                    sql.push("1=0");
+                }
+            },
             Operand::Column { name, ty } => match ty {
                 FieldType::Array => self.array_cmp(alias, name, op, value, sql),
                 FieldType::File => {
@@ -462,6 +494,32 @@ impl Compiler<'_> {
         Ok(())
     }
 
+    /// `alias.objectId` owns one of `ids` through the Relation field `name`.
+    fn relation_has(
+        &self,
+        schema: &ClassSchema,
+        alias: &str,
+        name: &str,
+        ids: &[String],
+        sql: &mut Sql,
+    ) {
+        if ids.is_empty() {
+            sql.push("1=0");
+            return;
+        }
+        sql.column(alias, "objectId")
+            .push(" IN (SELECT j.\"owningId\" FROM ");
+        sql.ident(&join_table(&schema.class_name, name))
+            .push(" j WHERE j.\"relatedId\" IN (");
+        for (i, id) in ids.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(Bind::Text(id.clone()));
+        }
+        sql.push("))");
+    }
+
     /// Equality on an Array field: an array value compares whole, a scalar tests membership.
     fn array_cmp(&self, alias: &str, name: &str, op: CmpOp, value: &Value, sql: &mut Sql) {
         match (op, value) {
@@ -476,9 +534,11 @@ impl Compiler<'_> {
             }
             (CmpOp::Eq, v) => self.array_has_any(alias, name, std::slice::from_ref(v), sql),
             (CmpOp::Ne, v) => {
-                sql.push("NOT COALESCE(");
+                sql.push("(")
+                    .column(alias, name)
+                    .push(" IS NOT NULL AND NOT COALESCE(");
                 self.array_has_any(alias, name, std::slice::from_ref(v), sql);
-                sql.push(", FALSE)");
+                sql.push(", FALSE))");
             }
             _ => {
                 sql.push("1=0");
@@ -633,6 +693,8 @@ impl Compiler<'_> {
         sql.push(")");
     }
 
+    /// `$in` / `$nin`, as Parse on PostgreSQL answers them: a `null` in the list matches nothing,
+    /// `$nin` never matches an object lacking the field, and an empty `$nin` matches everything.
     fn in_list(
         &self,
         schema: &ClassSchema,
@@ -642,15 +704,36 @@ impl Compiler<'_> {
         alias: &str,
         sql: &mut Sql,
     ) -> Result<()> {
-        let has_null = values.iter().any(Value::is_null);
         let non_null: Vec<&Value> = values.iter().filter(|v| !v.is_null()).collect();
+        if negate && non_null.is_empty() {
+            sql.push("1=1");
+            return Ok(());
+        }
+        let operand = resolve(schema, key);
         if negate {
+            match &operand {
+                Operand::Column { name, .. } | Operand::Perms { name } => {
+                    sql.push("(").column(alias, name).push(" IS NOT NULL AND ");
+                }
+                Operand::JsonPath { name, path } => {
+                    sql.push("(");
+                    self.json_extract(alias, name, path, sql);
+                    sql.push(" IS NOT NULL AND ");
+                }
+                Operand::Relation { .. } => {
+                    sql.push("(");
+                }
+                Operand::Missing => {
+                    sql.push("1=0");
+                    return Ok(());
+                }
+            }
             sql.push("NOT COALESCE(");
         }
         sql.push("(");
-        match resolve(schema, key) {
+        match operand {
             Operand::Missing => {
-                sql.push(if has_null { "1=1" } else { "1=0" });
+                sql.push("1=0");
             }
             Operand::Perms { name } => {
                 let perms: Vec<String> = non_null
@@ -658,6 +741,13 @@ impl Compiler<'_> {
                     .filter_map(|v| v.as_str().map(str::to_string))
                     .collect();
                 self.perms_overlap(alias, name, &perms, sql);
+            }
+            Operand::Relation { name } => {
+                let ids: Vec<String> = non_null
+                    .iter()
+                    .filter_map(|v| as_pointer(v).map(|(_, id)| id.to_string()))
+                    .collect();
+                self.relation_has(schema, alias, name, &ids, sql);
             }
             Operand::Column {
                 name,
@@ -667,14 +757,10 @@ impl Compiler<'_> {
                 self.array_has_any(alias, name, &vals, sql);
             }
             Operand::Column { name, ty } if ty.column() == Some(ColumnKind::Json) => {
-                sql.push("(1=0");
+                sql.push("1=0");
                 for v in non_null {
                     sql.push(" OR ");
                     self.json_equals(alias, name, v, false, sql);
-                }
-                sql.push(")");
-                if has_null {
-                    sql.push(" OR ").column(alias, name).push(" IS NULL");
                 }
             }
             Operand::Column { name, ty } => {
@@ -691,9 +777,6 @@ impl Compiler<'_> {
                     }
                     sql.push(")");
                 }
-                if has_null {
-                    sql.push(" OR ").column(alias, name).push(" IS NULL");
-                }
             }
             Operand::JsonPath { name, path } => {
                 sql.push("1=0");
@@ -703,16 +786,11 @@ impl Compiler<'_> {
                     sql.push(" = ");
                     self.json_literal(v, sql);
                 }
-                if has_null {
-                    sql.push(" OR ");
-                    self.json_extract(alias, name, path, sql);
-                    sql.push(" IS NULL");
-                }
             }
         }
         sql.push(")");
         if negate {
-            sql.push(", FALSE)");
+            sql.push(", FALSE))");
         }
         Ok(())
     }
@@ -726,6 +804,12 @@ impl Compiler<'_> {
         sql: &mut Sql,
     ) -> Result<()> {
         match resolve(schema, key) {
+            Operand::Column {
+                ty: FieldType::Array,
+                ..
+            } if values.is_empty() => {
+                sql.push("1=0");
+            }
             Operand::Column {
                 name,
                 ty: FieldType::Array,
@@ -802,6 +886,9 @@ impl Compiler<'_> {
             }
             Operand::Column { name, .. } | Operand::Perms { name } => {
                 sql.column(alias, name).push(test);
+            }
+            Operand::Relation { .. } => {
+                sql.push(if exists { "1=1" } else { "1=0" });
             }
             Operand::JsonPath { name, path } => {
                 match self.dialect {
@@ -898,7 +985,37 @@ impl Compiler<'_> {
     /// crosses adds one; an odd count is inside. Horizontal edges never cross and are skipped,
     /// so no division by zero reaches the database.
     fn point_in_polygon(&self, alias: &str, name: &str, points: &[GeoPoint], sql: &mut Sql) {
-        sql.push("(MOD(0");
+        // On an edge (collinear with it, within its bounds) counts as inside, as PostGIS has it.
+        sql.push("(");
+        for (i, a) in points.iter().enumerate() {
+            let b = points[(i + 1) % points.len()];
+            sql.push("(abs((");
+            self.geo_coord(alias, name, "longitude", sql);
+            sql.push(" - ")
+                .float(a.longitude)
+                .push(") * ")
+                .float(b.latitude - a.latitude)
+                .push(" - (");
+            self.geo_coord(alias, name, "latitude", sql);
+            sql.push(" - ")
+                .float(a.latitude)
+                .push(") * ")
+                .float(b.longitude - a.longitude)
+                .push(") <= 1e-12 AND ");
+            self.geo_coord(alias, name, "longitude", sql);
+            sql.push(" BETWEEN ")
+                .float(a.longitude.min(b.longitude))
+                .push(" AND ")
+                .float(a.longitude.max(b.longitude))
+                .push(" AND ");
+            self.geo_coord(alias, name, "latitude", sql);
+            sql.push(" BETWEEN ")
+                .float(a.latitude.min(b.latitude))
+                .push(" AND ")
+                .float(a.latitude.max(b.latitude))
+                .push(") OR ");
+        }
+        sql.push("MOD(0");
         for (i, a) in points.iter().enumerate() {
             let b = points[(i + 1) % points.len()];
             let (ya, yb) = (a.latitude, b.latitude);
@@ -923,80 +1040,75 @@ impl Compiler<'_> {
         sql.push(", 2) = 1)");
     }
 
-    /// Ray casting with the stored polygon's vertices (`coordinates`: `[[lat, lng], …]`).
+    /// Ray casting with the stored polygon's vertices (`coordinates`: `[[lat, lng], …]`); a point
+    /// on an edge counts as inside. One correlated sub-query pairs each vertex with the next.
     fn polygon_contains(&self, alias: &str, name: &str, p: GeoPoint, sql: &mut Sql) {
         let (py, px) = (p.latitude, p.longitude);
-        let edge = |sql: &mut Sql, ya: &str, xa: &str, yb: &str, xb: &str| {
-            sql.push("CASE WHEN ")
-                .float(py)
-                .push(" >= LEAST(")
-                .push(ya)
-                .push(", ")
-                .push(yb);
-            sql.push(") AND ")
-                .float(py)
-                .push(" < GREATEST(")
-                .push(ya)
-                .push(", ")
-                .push(yb);
-            sql.push(") AND ")
-                .float(px)
-                .push(" < ")
-                .push(xa)
-                .push(" + (")
-                .float(py)
-                .push(" - ")
-                .push(ya);
-            sql.push(") * (")
-                .push(xb)
-                .push(" - ")
-                .push(xa)
-                .push(") / NULLIF(")
-                .push(yb)
-                .push(" - ")
-                .push(ya);
-            sql.push(", 0) THEN 1 ELSE 0 END");
+        let (least, greatest) = match self.dialect {
+            Dialect::Postgres => ("LEAST", "GREATEST"),
+            Dialect::Sqlite => ("min", "max"),
         };
+        let (ya, xa, yb, xb) = match self.dialect {
+            Dialect::Postgres => (
+                "(a.v->>0)::float8",
+                "(a.v->>1)::float8",
+                "(b.v->>0)::float8",
+                "(b.v->>1)::float8",
+            ),
+            Dialect::Sqlite => (
+                "json_extract(a.value, '$[0]')",
+                "json_extract(a.value, '$[1]')",
+                "json_extract(b.value, '$[0]')",
+                "json_extract(b.value, '$[1]')",
+            ),
+        };
+        let mut edge = Sql::new(self.dialect);
+        // crossing: the ray from the point towards +longitude crosses edge a→b
+        edge.push("SUM(CASE WHEN ")
+            .float(py)
+            .push(&format!(" >= {least}({ya}, {yb}) AND "))
+            .float(py);
+        edge.push(&format!(" < {greatest}({ya}, {yb}) AND "))
+            .float(px)
+            .push(&format!(" < {xa} + ("));
+        edge.float(py).push(&format!(
+            " - {ya}) * ({xb} - {xa}) / NULLIF({yb} - {ya}, 0) THEN 1 ELSE 0 END)"
+        ));
+        // on the edge: collinear and within its bounds
+        let mut on = Sql::new(self.dialect);
+        on.push("MAX(CASE WHEN abs((")
+            .float(px)
+            .push(&format!(" - {xa}) * ({yb} - {ya}) - ("));
+        on.float(py)
+            .push(&format!(" - {ya}) * ({xb} - {xa})) <= 1e-12 AND "))
+            .float(px);
+        on.push(&format!(
+            " BETWEEN {least}({xa}, {xb}) AND {greatest}({xa}, {xb}) AND "
+        ))
+        .float(py);
+        on.push(&format!(
+            " BETWEEN {least}({ya}, {yb}) AND {greatest}({ya}, {yb}) THEN 1 ELSE 0 END)"
+        ));
+        sql.push("(SELECT CASE WHEN COALESCE(")
+            .push(&on.text)
+            .push(", 0) = 1 OR MOD(COALESCE(");
+        sql.push(&edge.text)
+            .push(", 0), 2) = 1 THEN 1 ELSE 0 END FROM ");
         match self.dialect {
             Dialect::Postgres => {
-                sql.push("(MOD((SELECT COALESCE(SUM(");
-                edge(
-                    sql,
-                    "(a.v->>0)::float8",
-                    "(a.v->>1)::float8",
-                    "(b.v->>0)::float8",
-                    "(b.v->>1)::float8",
-                );
-                sql.push("), 0) FROM jsonb_array_elements(")
+                sql.push("jsonb_array_elements(")
                     .column(alias, name)
                     .push("->'coordinates') WITH ORDINALITY a(v, i) JOIN jsonb_array_elements(");
                 sql.column(alias, name).push("->'coordinates') WITH ORDINALITY b(v, i) ON b.i = MOD(a.i, jsonb_array_length(");
-                sql.column(alias, name)
-                    .push("->'coordinates')) + 1), 2) = 1)");
+                sql.column(alias, name).push("->'coordinates')) + 1) = 1");
             }
             Dialect::Sqlite => {
-                sql.push("((SELECT COALESCE(SUM(");
-                // SQLite has no LEAST/GREATEST; its multi-argument min/max do the same.
-                let mut inner = Sql::new(Dialect::Sqlite);
-                edge(
-                    &mut inner,
-                    "json_extract(a.value, '$[0]')",
-                    "json_extract(a.value, '$[1]')",
-                    "json_extract(b.value, '$[0]')",
-                    "json_extract(b.value, '$[1]')",
-                );
-                sql.push(
-                    &inner
-                        .text
-                        .replace("LEAST(", "min(")
-                        .replace("GREATEST(", "max("),
-                );
-                sql.push("), 0) FROM json_each(")
+                sql.push("json_each(")
                     .column(alias, name)
                     .push(", '$.coordinates') a JOIN json_each(");
                 sql.column(alias, name)
                     .push(", '$.coordinates') b ON b.key = (a.key + 1) % json_array_length(");
-                sql.column(alias, name).push(", '$.coordinates')) % 2 = 1)");
+                sql.column(alias, name).push(", '$.coordinates')) = 1");
             }
         }
     }
@@ -1014,7 +1126,15 @@ impl Compiler<'_> {
         sql: &mut Sql,
     ) -> Result<()> {
         let Some(sub) = self.schemas.class(&query.class_name) else {
-            sql.push(if negate { "1=1" } else { "1=0" });
+            // No such class: nothing is in it.
+            match (negate, resolve(schema, key)) {
+                (true, Operand::Column { name, .. }) => {
+                    sql.column(alias, name).push(" IS NOT NULL");
+                }
+                _ => {
+                    sql.push("1=0");
+                }
+            }
             return Ok(());
         };
         let inner = Self::next_alias(depth + 1);
@@ -1048,7 +1168,7 @@ impl Compiler<'_> {
             _ => false,
         };
         if !comparable {
-            sql.push(if negate { "1=1" } else { "1=0" });
+            sql.push("1=0");
             return Ok(());
         }
         let Operand::Column { name, ty } = operand else {
@@ -1058,7 +1178,7 @@ impl Compiler<'_> {
         if negate {
             sql.push("(")
                 .column(alias, name)
-                .push(" IS NULL OR NOT COALESCE(");
+                .push(" IS NOT NULL AND NOT COALESCE(");
         }
         match ty {
             FieldType::Array => {
@@ -1155,7 +1275,7 @@ impl Compiler<'_> {
                     self.json_extract("t0", name, path, sql);
                     sql.push(dir);
                 }
-                Operand::Missing | Operand::Perms { .. } => {}
+                Operand::Missing | Operand::Perms { .. } | Operand::Relation { .. } => {}
             }
         }
         Ok(())

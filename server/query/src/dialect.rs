@@ -26,6 +26,8 @@ pub enum Bind {
     Json(Value),
     /// text[] on PostgreSQL, a JSON array as text on SQLite.
     TextArray(Vec<String>),
+    /// bytea on PostgreSQL, BLOB on SQLite.
+    Bytes(Vec<u8>),
 }
 
 /// SQL text plus its binds, numbered placeholders (`$n` / `?n`) so fragments may repeat one.

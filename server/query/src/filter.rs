@@ -395,7 +395,11 @@ fn parse_field(
                 })?;
                 Filter::PolygonContains {
                     key,
-                    point: GeoPoint::from_json(point)?,
+                    point: GeoPoint::from_json(point).map_err(|_| {
+                        QueryError::invalid_json(
+                            "bad $geoIntersect value; $point should be GeoPoint",
+                        )
+                    })?,
                 }
             }
             "$inQuery" | "$notInQuery" => Filter::InQuery {

@@ -5,6 +5,7 @@
 //! AST into SQL for one [`Dialect`] with every value bound, never spliced. Class schemas
 //! ([`schema`]) give the compiler each field's type so comparisons are typed per column.
 
+pub mod aggregate;
 pub mod compile;
 pub mod dialect;
 pub mod error;

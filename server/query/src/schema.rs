@@ -130,6 +130,27 @@ impl FieldType {
     }
 }
 
+/// A field's `required` flag and `defaultValue`, as `/schemas` declares them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FieldOptions {
+    pub required: bool,
+    pub default_value: Option<Value>,
+}
+
+impl FieldOptions {
+    /// The options in a field definition, if it has any.
+    pub fn from_json(def: &Value) -> Option<Self> {
+        let o = Self {
+            required: def
+                .get("required")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            default_value: def.get("defaultValue").filter(|v| !v.is_null()).cloned(),
+        };
+        (o.required || o.default_value.is_some()).then_some(o)
+    }
+}
+
 /// The fields every class has, in the order `/schemas` lists them.
 pub fn default_fields() -> IndexMap<String, FieldType> {
     IndexMap::from([
@@ -145,6 +166,8 @@ pub fn default_fields() -> IndexMap<String, FieldType> {
 pub struct ClassSchema {
     pub class_name: String,
     pub fields: IndexMap<String, FieldType>,
+    /// `required` and `defaultValue` of the fields that have them.
+    pub field_options: IndexMap<String, FieldOptions>,
     pub class_level_permissions: Value,
     pub indexes: IndexMap<String, Value>,
 }
@@ -154,6 +177,7 @@ impl ClassSchema {
         Self {
             class_name: class_name.to_string(),
             fields: default_fields(),
+            field_options: IndexMap::new(),
             class_level_permissions: default_clp(),
             indexes: IndexMap::new(),
         }
@@ -168,7 +192,18 @@ impl ClassSchema {
         let fields: serde_json::Map<String, Value> = self
             .fields
             .iter()
-            .map(|(k, t)| (k.clone(), t.to_json()))
+            .map(|(k, t)| {
+                let mut def = t.to_json();
+                if let Some(o) = self.field_options.get(k) {
+                    if o.required {
+                        def["required"] = Value::Bool(true);
+                    }
+                    if let Some(d) = &o.default_value {
+                        def["defaultValue"] = d.clone();
+                    }
+                }
+                (k.clone(), def)
+            })
             .collect();
         let mut out = json!({
             "className": self.class_name,
@@ -239,6 +274,9 @@ impl ClassSchema {
         if let Some(fields) = v.get("fields").and_then(Value::as_object) {
             for (name, def) in fields {
                 s.fields.insert(name.clone(), FieldType::from_json(def)?);
+                if let Some(o) = FieldOptions::from_json(def) {
+                    s.field_options.insert(name.clone(), o);
+                }
             }
         }
         if let Some(clp) = v.get("classLevelPermissions").filter(|c| c.is_object()) {

@@ -32,6 +32,9 @@ pub struct RequestData {
     pub params: Map<String, Value>,
     pub body: Option<Value>,
     pub body_error: Option<ApiError>,
+    /// The body as sent (file uploads read it raw).
+    pub raw: axum::body::Bytes,
+    pub content_type: Option<String>,
 }
 
 const ALLOW_HEADERS: &str = "X-Parse-Master-Key, X-Parse-REST-API-Key, X-Parse-Javascript-Key, X-Parse-Application-Id, X-Parse-Client-Version, X-Parse-Session-Token, X-Requested-With, X-Parse-Revocable-Session, X-Parse-Request-Id, Content-Type, Pragma, Cache-Control";
@@ -80,12 +83,26 @@ pub async fn prepare(State(state): State<AppState>, req: Request, next: Next) ->
             return res;
         }
     };
-    let mut data = RequestData::default();
+    let mut data = RequestData {
+        content_type: parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        raw: bytes.clone(),
+        ..RequestData::default()
+    };
     if let Ok(Query(q)) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri) {
         for (k, v) in q {
             data.params.insert(k, Value::String(v));
         }
     }
+    let is_upload = parts.method == Method::POST
+        && parts
+            .uri
+            .path()
+            .strip_prefix(state.config.mount_path.trim_end_matches('/'))
+            .is_some_and(|p| p.starts_with("/files/"));
     if !bytes.is_empty() {
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(mut map)) => {
@@ -123,6 +140,8 @@ pub async fn prepare(State(state): State<AppState>, req: Request, next: Next) ->
                         .collect(),
                 ));
             }
+            // File uploads may be any bytes (Parse reads that route raw).
+            _ if is_upload => {}
             Ok(_) => {
                 data.body_error = Some(ApiError::bad_body(
                     "The request body must be a JSON object or array.",

@@ -53,6 +53,9 @@ pub struct Ctx {
     pub params: Map<String, Value>,
     body: Option<Value>,
     body_error: Option<ApiError>,
+    /// The body as sent, for file uploads.
+    pub raw: axum::body::Bytes,
+    pub content_type: Option<String>,
 }
 
 impl Ctx {
@@ -65,6 +68,11 @@ impl Ctx {
             .body
             .take()
             .unwrap_or_else(|| Value::Object(Map::new())))
+    }
+
+    /// The JSON body if the request had one (a raw upload has none).
+    pub fn json_body(&self) -> Option<&Value> {
+        self.body.as_ref()
     }
 
     pub fn require_master(&self) -> ApiResult<()> {
@@ -85,6 +93,14 @@ impl FromRequestParts<AppState> for Ctx {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let data = parts.extensions.remove::<RequestData>().unwrap_or_default();
+        // A body Parse's parser would refuse is refused before the keys are looked at.
+        if let Some(e) = data
+            .body_error
+            .clone()
+            .filter(|e| e.kind == crate::error::Kind::BadBody)
+        {
+            return Err(e);
+        }
         let header = |name: &str| {
             parts
                 .headers
@@ -138,11 +154,18 @@ impl FromRequestParts<AppState> for Ctx {
             }
             Auth::Public
         };
+        let session = header("x-parse-session-token").or_else(|| env.session_token.clone());
+        if session.is_some() && !auth.is_master() {
+            // Sessions come with users; until then no token can be valid.
+            return Err(ApiError::with_code(209, "Invalid session token"));
+        }
         Ok(Ctx {
             auth,
             params: data.params,
             body: data.body,
             body_error: data.body_error,
+            raw: data.raw,
+            content_type: data.content_type,
         })
     }
 }

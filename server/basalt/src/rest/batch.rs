@@ -18,6 +18,8 @@ enum Route {
     Delete(ClassName, ObjectId),
     Get(ClassName, ObjectId),
     Find(ClassName),
+    /// `GET /schemas[/:className]` (master key).
+    Schemas(Option<ClassName>),
 }
 
 struct SubRequest {
@@ -45,6 +47,8 @@ fn route(state: &AppState, req: &Value) -> ApiResult<SubRequest> {
         ("PUT", ["classes", c, id]) => Route::Update(ClassName::parse(c)?, ObjectId::parse(id)?),
         ("DELETE", ["classes", c, id]) => Route::Delete(ClassName::parse(c)?, ObjectId::parse(id)?),
         ("GET", ["classes", c, id]) => Route::Get(ClassName::parse(c)?, ObjectId::parse(id)?),
+        ("GET", ["schemas"]) => Route::Schemas(None),
+        ("GET", ["schemas", c]) => Route::Schemas(Some(ClassName::parse(c)?)),
         _ => return Err(unroutable()),
     };
     Ok(SubRequest {
@@ -72,6 +76,15 @@ async fn run(
             .await
             .map(|_| json!({})),
         Route::Get(c, id) => find::get(state, auth, c, id, &params(&sub.body)).await,
+        Route::Schemas(class) => {
+            if !auth.is_master() {
+                return Err(ApiError::master_required());
+            }
+            match class {
+                Some(c) => super::schemas::get(state, c),
+                None => Ok(super::schemas::list(state)),
+            }
+        }
         Route::Find(c) => {
             let opts = FindOptions::from_params(&params(&sub.body), state.config.max_limit)?;
             let r = find::find(state, auth, c, &opts).await?;

@@ -76,13 +76,8 @@ pub fn encode(field: &str, ty: &FieldType, v: &Value) -> ApiResult<Option<Bind>>
                 .and_then(Value::as_str)
                 .filter(|_| type_tag(v) == Some("File"));
             match name {
-                Some(name) => {
-                    let mut file = json!({"__type": "File", "name": name});
-                    if let Some(url) = v.get("url").and_then(Value::as_str) {
-                        file["url"] = Value::from(url);
-                    }
-                    Bind::Json(file)
-                }
+                // Only the name is stored; the URL is derived when read (see `file_url`).
+                Some(name) => Bind::Json(json!({"__type": "File", "name": name})),
                 None => return Err(type_error(field, ty)),
             }
         }
@@ -125,7 +120,14 @@ fn polygon(v: &Value) -> ApiResult<Value> {
             return Err(ApiError::new(Code::InvalidJson, "bad $geoWithin value"));
         }
     }
-    Ok(json!({"__type": "Polygon", "coordinates": coords}))
+    // The ring is closed, as Parse stores it: the last point repeats the first.
+    let mut ring = coords.clone();
+    if ring.first() != ring.last()
+        && let Some(first) = ring.first().cloned()
+    {
+        ring.push(first);
+    }
+    Ok(json!({"__type": "Polygon", "coordinates": ring}))
 }
 
 /// Keys inside Objects and Arrays may not contain `$` or `.`, which queries would misread.
@@ -162,6 +164,10 @@ pub fn decode(ty: &FieldType, cell: Cell) -> Option<Value> {
         (_, Cell::Date(d)) => json!({"__type": "Date", "iso": format_date(&d)}),
         (_, Cell::Json(v)) => v,
         (_, Cell::Perms(p)) => Value::from(p),
+        (_, Cell::Bytes(b)) => Value::from(base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            b,
+        )),
     })
 }
 
@@ -205,6 +211,8 @@ pub fn perms_from_acl(acl: &Value) -> ApiResult<(Vec<String>, Vec<String>)> {
 
 /// The columns selected for an object of `schema`, in order: system columns, then fields.
 pub struct Projection {
+    /// `<publicServerURL>/files/<appId>`: File values are stored by name and read with a URL.
+    pub files_base: String,
     pub fields: Vec<(String, FieldType)>,
     /// Relation fields shown (as `{"__type":"Relation"}`), with their target class.
     pub relations: Vec<(String, String)>,
@@ -220,7 +228,12 @@ pub const SYSTEM_COLUMNS: [(&str, Col); 5] = [
 
 impl Projection {
     /// Every stored field, or only `keys` (plus the system columns) when given; minus `exclude`.
-    pub fn new(schema: &ClassSchema, keys: Option<&[String]>, exclude: &[String]) -> Self {
+    pub fn new(
+        files_base: &str,
+        schema: &ClassSchema,
+        keys: Option<&[String]>,
+        exclude: &[String],
+    ) -> Self {
         let wanted = |name: &String| {
             !matches!(
                 name.as_str(),
@@ -243,7 +256,18 @@ impl Projection {
                 _ => None,
             })
             .collect();
-        Self { fields, relations }
+        Self {
+            files_base: files_base.to_string(),
+            fields,
+            relations,
+        }
+    }
+
+    fn file_url(&self, v: &mut Value) {
+        if let Some(name) = v.get("name").and_then(Value::as_str) {
+            let url = format!("{}/{}", self.files_base, name);
+            v["url"] = Value::from(url);
+        }
     }
 
     pub fn cols(&self) -> Vec<Col> {
@@ -291,7 +315,10 @@ impl Projection {
         };
         let (r, w) = (perms(next()), perms(next()));
         for (name, ty) in &self.fields {
-            if let Some(v) = decode(ty, next()) {
+            if let Some(mut v) = decode(ty, next()) {
+                if *ty == FieldType::File {
+                    self.file_url(&mut v);
+                }
                 out.insert(name.clone(), v);
             }
         }

@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use super::codec::Projection;
 use super::{check_query_keys, flag_param, json_param, list_param, uint_param};
 use crate::auth::Auth;
+use crate::clp;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::ids::{ClassName, ObjectId};
 use crate::state::AppState;
@@ -35,6 +36,8 @@ pub struct FindOptions {
     pub exclude_keys: Vec<String>,
     pub include: Vec<Vec<String>>,
     pub count: bool,
+    /// A get by id (checked against the `get` permission rather than `find`).
+    pub by_id: bool,
 }
 
 impl FindOptions {
@@ -44,13 +47,11 @@ impl FindOptions {
             Some(w) => Filter::parse(&w)?,
             None => Filter::All,
         };
-        let limit = uint_param(params, "limit")?.unwrap_or(DEFAULT_LIMIT);
-        if limit > max_limit {
-            return Err(ApiError::new(
-                Code::InvalidQuery,
-                format!("limit may be at most {max_limit}"),
-            ));
-        }
+        // Over the maximum is clamped, as Parse Server's `maxLimit` does (ClassesRouter), so an
+        // app that asks for limit=10000 keeps working and the cost stays bounded.
+        let limit = uint_param(params, "limit")?
+            .unwrap_or(DEFAULT_LIMIT)
+            .min(max_limit);
         let include: Vec<Vec<String>> = list_param(params, "include")?
             .unwrap_or_default()
             .iter()
@@ -71,6 +72,7 @@ impl FindOptions {
             exclude_keys: list_param(params, "excludeKeys")?.unwrap_or_default(),
             include,
             count: flag_param(params, "count"),
+            by_id: false,
         })
     }
 
@@ -81,6 +83,7 @@ impl FindOptions {
         opts.limit = 1;
         opts.skip = 0;
         opts.count = false;
+        opts.by_id = true;
         Ok(opts)
     }
 }
@@ -127,6 +130,22 @@ pub async fn find(
             count: opts.count.then_some(0),
         });
     };
+    if opts.count {
+        clp::check(&schema, clp::Op::Count, auth)?;
+    }
+    if opts.limit > 0 || !opts.count {
+        clp::check(
+            &schema,
+            if opts.by_id {
+                clp::Op::Get
+            } else {
+                clp::Op::Find
+            },
+            auth,
+        )?;
+    }
+    let mut hidden = clp::protected_fields(&schema, auth);
+    hidden.extend(opts.exclude_keys.iter().cloned());
     let perms = auth.perms();
     let compiler = Compiler {
         dialect: state.storage.dialect(),
@@ -137,7 +156,8 @@ pub async fn find(
         vec![]
     } else {
         let (top_keys, nested_keys) = split_keys(opts.keys.as_deref());
-        let projection = Projection::new(&schema, top_keys.as_deref(), &opts.exclude_keys);
+        let projection =
+            Projection::new(&state.files_base(), &schema, top_keys.as_deref(), &hidden);
         let mut sql = Sql::new(compiler.dialect);
         sql.push("SELECT ");
         projection.select_list(&mut sql, "t0");
@@ -155,8 +175,8 @@ pub async fn find(
             .collect();
         include(
             state,
+            auth,
             &compiler,
-            &schema,
             &mut objects,
             &opts.include,
             &nested_keys,
@@ -229,8 +249,8 @@ fn split_keys(keys: Option<&[String]>) -> (Option<Vec<String>>, HashMap<String, 
 /// all their prefixes (`a.b` includes `a`) and resolved shortest first.
 async fn include(
     state: &AppState,
+    auth: &Auth,
     compiler: &Compiler<'_>,
-    schema: &ClassSchema,
     objects: &mut [Value],
     paths: &[Vec<String>],
     nested_keys: &HashMap<String, Vec<String>>,
@@ -245,7 +265,6 @@ async fn include(
         }
     }
     all.sort_by_key(Vec::len);
-    let _ = schema;
     for path in &all {
         // Pointers at this path, by class.
         let mut wanted: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -270,7 +289,15 @@ async fn include(
             let Some(target) = state.schemas.get(&class) else {
                 continue;
             };
-            let projection = Projection::new(&target, keys.as_deref(), &[]);
+            if !clp::allows(&target, clp::Op::Get, auth) {
+                continue;
+            }
+            let projection = Projection::new(
+                &state.files_base(),
+                &target,
+                keys.as_deref(),
+                &clp::protected_fields(&target, auth),
+            );
             for chunk in ids.chunks(500) {
                 let filter = Filter::In {
                     key: KeyPath {
@@ -315,7 +342,7 @@ fn visit(v: &mut Value, path: &[String], f: &mut dyn FnMut(&mut Value)) {
                 if let Some(child) = o.get_mut(head) {
                     if rest.is_empty() {
                         match child {
-                            Value::Array(items) => items.iter_mut().for_each(|i| f(i)),
+                            Value::Array(items) => items.iter_mut().for_each(&mut *f),
                             other => f(other),
                         }
                     } else {

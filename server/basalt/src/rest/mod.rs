@@ -2,9 +2,11 @@
 //! Each entry point takes the caller's [`Auth`](crate::auth::Auth); the order of work is
 //! schema → access → storage → (after commit) side effects.
 
+pub mod aggregate;
 pub mod batch;
 pub mod codec;
 pub mod config;
+pub mod files;
 pub mod find;
 pub mod schemas;
 pub mod write;

@@ -109,7 +109,7 @@ fn validate_clp(clp: &Value) -> ApiResult<()> {
                     if !ok {
                         let shown = v.as_str().map_or_else(|| v.to_string(), str::to_string);
                         return Err(ApiError::invalid_json(format!(
-                            "'{shown}' is not a valid value for class level permissions {op}:{who}"
+                            "'{shown}' is not a valid value for class level permissions acl {op}:{who}"
                         )));
                     }
                 }
@@ -153,9 +153,15 @@ pub fn get(state: &AppState, class: &ClassName) -> ApiResult<Value> {
 
 pub async fn create(state: &AppState, class: &ClassName, body: &Value) -> ApiResult<Value> {
     class_name_in_body(class, body)?;
+    if !class.is_creatable() {
+        return Err(crate::schema::invalid_class_name(class.as_str()));
+    }
     let mut schema = ClassSchema::new(class.as_str());
     for (name, def) in fields_of(body).into_iter().flatten() {
         schema.fields.insert(name.clone(), parse_field(name, def)?);
+        if let Some(o) = basalt_query::schema::FieldOptions::from_json(def) {
+            schema.field_options.insert(name.clone(), o);
+        }
     }
     if let Some(clp) = body.get("classLevelPermissions").filter(|c| !c.is_null()) {
         validate_clp(clp)?;

@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::codec::{self, encode, number, perms_from_acl};
 use crate::auth::Auth;
+use crate::clp;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::ids::{ClassName, ObjectId, new_object_id};
 use crate::schema::{Ensured, Growth};
@@ -61,7 +62,7 @@ impl WriteTx {
     }
 }
 
-fn parse_changes(body: &Value, creating: bool) -> ApiResult<Changes> {
+fn parse_changes(class: &ClassName, body: &Value) -> ApiResult<Changes> {
     let obj = body
         .as_object()
         .ok_or_else(|| ApiError::invalid_json("request body must be a JSON object"))?;
@@ -81,7 +82,7 @@ fn parse_changes(body: &Value, creating: bool) -> ApiResult<Changes> {
                     return Err(ApiError::new(
                         Code::IncorrectType,
                         format!(
-                            "schema mismatch for {key}; expected Date but got {}",
+                            "schema mismatch for {class}.{key}; expected Date but got {}",
                             type_name(value)
                         ),
                     ));
@@ -132,7 +133,7 @@ fn parse_changes(body: &Value, creating: bool) -> ApiResult<Changes> {
                 types.push((key.clone(), t));
             }
         }
-        parse_op(key, value, creating, &mut ops)?;
+        parse_op(key, value, &mut ops)?;
     }
     Ok(Changes { ops, types })
 }
@@ -166,12 +167,7 @@ fn relation_ids(key: &str, value: &Value) -> ApiResult<Vec<String>> {
         .collect()
 }
 
-fn parse_op(
-    key: &str,
-    value: &Value,
-    creating: bool,
-    ops: &mut Vec<(String, Op)>,
-) -> ApiResult<()> {
+fn parse_op(key: &str, value: &Value, ops: &mut Vec<(String, Op)>) -> ApiResult<()> {
     let Some(op) = value
         .get("__op")
         .and_then(Value::as_str)
@@ -209,7 +205,7 @@ fn parse_op(
                 .ok_or_else(|| ApiError::invalid_json("Batch ops must be an array"))?;
             for sub in subs {
                 match sub.get("__op").and_then(Value::as_str) {
-                    Some("AddRelation" | "RemoveRelation") => parse_op(key, sub, creating, ops)?,
+                    Some("AddRelation" | "RemoveRelation") => parse_op(key, sub, ops)?,
                     _ => {
                         return Err(ApiError::invalid_json(
                             "Batch may only hold AddRelation and RemoveRelation",
@@ -225,10 +221,12 @@ fn parse_op(
     Ok(())
 }
 
-fn growth(state: &AppState, auth: &Auth) -> Growth {
+/// What this write may do to the schema: create the class (master key, or clients when
+/// allowed), add fields (the `addField` permission).
+fn growth(state: &AppState, auth: &Auth, schema: Option<&ClassSchema>) -> Growth {
     Growth {
         create_class: auth.is_master() || state.config.allow_client_class_creation,
-        add_field: true,
+        add_field: schema.is_none_or(|s| clp::allows(s, clp::Op::AddField, auth)),
     }
 }
 
@@ -339,14 +337,18 @@ pub async fn create_in(
     class: &ClassName,
     body: &Value,
 ) -> ApiResult<Created> {
-    let changes = parse_changes(body, true)?;
+    let existing = state.schemas.get(class.as_str());
+    if let Some(s) = &existing {
+        clp::check(s, clp::Op::Create, auth)?;
+    }
+    let changes = parse_changes(class, body)?;
     let ensured = state
         .schemas
         .ensure(
             &mut wtx.tx,
             class.as_str(),
             &changes.types,
-            growth(state, auth),
+            growth(state, auth, existing.as_deref()),
         )
         .await?;
     let schema = ensured.schema.clone();
@@ -398,6 +400,21 @@ pub async fn create_in(
     for (field, obj) in nested {
         let ty = field_type(&schema, &field)?;
         cols.push((field.clone(), encode(&field, ty, &obj)?));
+    }
+    // Defaults fill fields the body left out (and are echoed); required fields must be set.
+    for (field, opts) in &schema.field_options {
+        let given = cols.iter().any(|(c, b)| c == field && b.is_some());
+        if given {
+            continue;
+        }
+        if let Some(default) = &opts.default_value {
+            let ty = field_type(&schema, field)?;
+            cols.retain(|(c, _)| c != field);
+            cols.push((field.clone(), encode(field, ty, default)?));
+            echo.insert(field.clone(), default.clone());
+        } else if opts.required {
+            return Err(ApiError::with_code(142, format!("{field} is required")));
+        }
     }
     let mut sql = Sql::new(dialect);
     sql.push("INSERT INTO ").ident(class.as_str()).push(" (");
@@ -509,9 +526,21 @@ pub async fn update_in(
     id: &ObjectId,
     body: &Value,
 ) -> ApiResult<Value> {
-    let changes = parse_changes(body, false)?;
-    if state.schemas.get(class.as_str()).is_none() {
+    let Some(existing) = state.schemas.get(class.as_str()) else {
         return Err(ApiError::not_found());
+    };
+    clp::check(&existing, clp::Op::Update, auth)?;
+    let changes = parse_changes(class, body)?;
+    for (field, op) in &changes.ops {
+        let clears = matches!(op, Op::Unset | Op::Set(Value::Null));
+        if clears
+            && existing
+                .field_options
+                .get(field)
+                .is_some_and(|o| o.required)
+        {
+            return Err(ApiError::with_code(142, format!("{field} is required")));
+        }
     }
     let ensured = state
         .schemas
@@ -519,7 +548,7 @@ pub async fn update_in(
             &mut wtx.tx,
             class.as_str(),
             &changes.types,
-            growth(state, auth),
+            growth(state, auth, Some(&existing)),
         )
         .await?;
     let schema = ensured.schema.clone();
@@ -700,6 +729,7 @@ pub async fn delete_in(
     let Some(schema) = state.schemas.get(class.as_str()) else {
         return Err(ApiError::not_found());
     };
+    clp::check(&schema, clp::Op::Delete, auth)?;
     let dialect = wtx.tx.dialect();
     let mut sql = Sql::new(dialect);
     sql.push("DELETE FROM ")

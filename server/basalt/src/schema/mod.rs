@@ -155,9 +155,7 @@ impl Schemas {
                 continue;
             }
             if !growth.add_field {
-                return Err(ApiError::forbidden(format!(
-                    "Permission denied for action addField on class {class}."
-                )));
+                return Err(ApiError::forbidden("Permission denied"));
             }
             add_field(tx, class, name, ty).await?;
             schema.fields.insert(name.clone(), ty.clone());
@@ -269,6 +267,12 @@ impl Schemas {
                 ));
             }
             tx.ddl(&storage::drop_index(class, name)).await?;
+        }
+        if !change.add_indexes.is_empty() && !schema.indexes.contains_key("_id_") {
+            // Parse lists the primary-key index as `_id_` once indexes are edited; so do we.
+            schema
+                .indexes
+                .insert("_id_".into(), serde_json::json!({"_id": 1}));
         }
         for (name, spec) in &change.add_indexes {
             if schema.indexes.contains_key(name) {
@@ -435,7 +439,7 @@ async fn create_index(
     for (field, dir) in obj {
         let ty = schema.fields.get(field).ok_or_else(|| {
             ApiError::with_code(
-                255,
+                102,
                 format!("Field {field} does not exist, cannot add index."),
             )
         })?;

@@ -13,6 +13,8 @@ pub fn column_type(d: Dialect, c: Col) -> &'static str {
         (Dialect::Sqlite, Col::Text | Col::Date | Col::Json | Col::Perms) => "TEXT",
         (Dialect::Sqlite, Col::Float) => "REAL",
         (Dialect::Sqlite, Col::Bool | Col::Int) => "INTEGER",
+        (Dialect::Sqlite, Col::Bytes) => "BLOB",
+        (Dialect::Postgres, Col::Bytes) => "bytea",
         (Dialect::Postgres, Col::Text) => "text",
         (Dialect::Postgres, Col::Float) => "double precision",
         (Dialect::Postgres, Col::Bool) => "boolean",

@@ -28,6 +28,7 @@ pub enum Col {
     Json,
     Perms,
     Int,
+    Bytes,
 }
 
 impl From<basalt_query::ColumnKind> for Col {
@@ -54,6 +55,7 @@ pub enum Cell {
     Json(Value),
     Perms(Vec<String>),
     Int(i64),
+    Bytes(Vec<u8>),
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -15,11 +15,18 @@ pub struct PgStore {
     pub pool: PgPool,
 }
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "system",
-    include_str!("../../../../migrations/postgres/0001_system.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "system",
+        include_str!("../../../../migrations/postgres/0001_system.sql"),
+    ),
+    (
+        2,
+        "files",
+        include_str!("../../../../migrations/postgres/0002_files.sql"),
+    ),
+];
 /// An arbitrary constant naming Basalt's migration lock.
 const MIGRATION_LOCK: i64 = 0x6261_7361_6c74;
 
@@ -91,6 +98,7 @@ fn query(sql: &Sql) -> sqlx::query::Query<'_, Postgres, sqlx::postgres::PgArgume
             Bind::Date(d) => q.bind(*d),
             Bind::Json(v) => q.bind(sqlx::types::Json(v)),
             Bind::TextArray(a) => q.bind(a.as_slice()),
+            Bind::Bytes(b) => q.bind(b.as_slice()),
         };
     }
     q
@@ -126,6 +134,10 @@ fn decode(row: &PgRow, cols: &[Col]) -> StorageResult<Vec<Cell>> {
                     .try_get::<Option<String>, _>(i)
                     .map_err(bad)?
                     .map_or(Cell::Null, Cell::Text),
+                Col::Bytes => row
+                    .try_get::<Option<Vec<u8>>, _>(i)
+                    .map_err(bad)?
+                    .map_or(Cell::Null, Cell::Bytes),
                 Col::Float => row
                     .try_get::<Option<f64>, _>(i)
                     .map_err(bad)?

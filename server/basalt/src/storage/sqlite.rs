@@ -25,11 +25,18 @@ pub struct SqliteStore {
     pub reader: SqlitePool,
 }
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "system",
-    include_str!("../../../../migrations/sqlite/0001_system.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "system",
+        include_str!("../../../../migrations/sqlite/0001_system.sql"),
+    ),
+    (
+        2,
+        "files",
+        include_str!("../../../../migrations/sqlite/0002_files.sql"),
+    ),
+];
 
 impl SqliteStore {
     pub async fn open(path: &Path) -> Result<Self, sqlx::Error> {
@@ -108,6 +115,7 @@ fn query(sql: &Sql) -> sqlx::query::Query<'_, Sqlite, sqlx::sqlite::SqliteArgume
             Bind::Date(d) => q.bind(format_date(d)),
             Bind::Json(v) => q.bind(v.to_string()),
             Bind::TextArray(a) => q.bind(Value::from(a.clone()).to_string()),
+            Bind::Bytes(b) => q.bind(b.as_slice()),
         };
     }
     q
@@ -143,6 +151,10 @@ fn decode(row: &SqliteRow, cols: &[Col]) -> StorageResult<Vec<Cell>> {
                     .try_get::<Option<String>, _>(i)
                     .map_err(bad)?
                     .map_or(Cell::Null, Cell::Text),
+                Col::Bytes => row
+                    .try_get::<Option<Vec<u8>>, _>(i)
+                    .map_err(bad)?
+                    .map_or(Cell::Null, Cell::Bytes),
                 Col::Float => row
                     .try_get_unchecked::<Option<f64>, _>(i)
                     .map_err(bad)?

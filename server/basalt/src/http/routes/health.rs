@@ -27,7 +27,7 @@ pub async fn server_info(ctx: Ctx) -> ApiResult<Json<Value>> {
     ctx.require_master()?;
     Ok(Json(json!({
         "parseServerVersion": "9.10.0",
-        "basaltVersion": env!("CARGO_PKG_VERSION"),
+
         "features": {
             "globalConfig": { "create": true, "read": true, "update": true, "delete": true },
             "hooks": { "create": false, "read": false, "update": false, "delete": false },

@@ -1,8 +1,10 @@
 //! One file per Parse router; each handler decodes, calls one `rest::` function and encodes.
 
+mod aggregate;
 mod batch;
 mod classes;
 mod config;
+mod files;
 mod health;
 mod schemas;
 
@@ -26,7 +28,11 @@ pub fn router() -> Router<AppState> {
                 .delete(classes::delete),
         )
         .route("/batch", post(batch::batch))
-        .route("/schemas", get(schemas::list))
+        .route("/aggregate/{class_name}", get(aggregate::aggregate))
+        .route(
+            "/schemas",
+            get(schemas::list).post(schemas::create_from_body),
+        )
         .route(
             "/schemas/{class_name}",
             get(schemas::get)
@@ -35,6 +41,8 @@ pub fn router() -> Router<AppState> {
                 .delete(schemas::delete),
         )
         .route("/config", get(config::get).put(config::update))
+        .route("/files/{name}", post(files::upload).delete(files::delete))
+        .route("/files/{app_id}/{name}", get(files::download))
         .route("/health", get(health::health))
         .route("/serverInfo", get(health::server_info))
 }

@@ -36,6 +36,24 @@ pub async fn create(
     ))
 }
 
+/// `POST /schemas` with the class name in the body.
+pub async fn create_from_body(
+    State(state): State<AppState>,
+    mut ctx: Ctx,
+) -> ApiResult<Json<Value>> {
+    ctx.require_master()?;
+    let body = ctx.body()?;
+    let class = body
+        .get("className")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            crate::error::ApiError::with_code(135, "POST /schemas needs a class name.")
+        })?;
+    Ok(Json(
+        schemas::create(&state, &ClassName::parse(class)?, &body).await?,
+    ))
+}
+
 pub async fn update(
     State(state): State<AppState>,
     Path(class): Path<String>,
