@@ -1,0 +1,245 @@
+// /schemas: read (master only), create, update (add/delete fields, CLP, indexes), delete.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, rest, uniqueClass } from '../lib/harness.mjs';
+import { seed, stripMeta } from '../lib/util.mjs';
+
+let server, r;
+before(async () => { server = await startServer(); r = rest(server); });
+after(async () => { await server.stop(); });
+
+const DEFAULT_CLP = {
+  ACL: { '*': { read: true, write: true } },
+  find: { '*': true }, get: { '*': true }, count: { '*': true }, create: { '*': true },
+  update: { '*': true }, delete: { '*': true }, addField: { '*': true }, protectedFields: { '*': [] },
+};
+const BASE = { objectId: { type: 'String' }, createdAt: { type: 'Date' }, updatedAt: { type: 'Date' }, ACL: { type: 'ACL' } };
+const OPEN_CLP = {
+  find: { '*': true }, get: { '*': true }, count: { '*': true }, create: { '*': true },
+  update: { '*': true }, delete: { '*': true }, addField: { '*': true }, protectedFields: { '*': [] },
+};
+
+test('non-master access to /schemas: 403 {"error":"Permission denied"} (no code)', async () => {
+  const C = uniqueClass('Sc');
+  await seed(r, C, [{ a: 1 }]);
+  for (const [m, path, body] of [
+    ['GET', '/schemas'], ['GET', `/schemas/${C}`], ['POST', `/schemas/${uniqueClass('Sc')}`, {}],
+    ['PUT', `/schemas/${C}`, { fields: { b: { type: 'String' } } }], ['DELETE', `/schemas/${C}`],
+  ]) {
+    const res = await r(m, path, { body });
+    assert.equal(res.status, 403, `${m} ${path}`);
+    assert.deepEqual(res.body, { error: 'Permission denied' }, `${m} ${path}`);
+  }
+});
+
+test('GET /schemas (master) lists classes as {results:[schema…]}', async () => {
+  const C = uniqueClass('Sc');
+  await seed(r, C, [{ a: 1 }]);
+  const res = await r('GET', '/schemas', { master: true });
+  assert.equal(res.status, 200);
+  assert.deepEqual(Object.keys(res.body), ['results']);
+  const mine = res.body.results.find((s) => s.className === C);
+  assert.deepEqual(mine, { className: C, fields: { ...BASE, a: { type: 'Number' } }, classLevelPermissions: DEFAULT_CLP });
+});
+
+test('GET /schemas/:c of a missing class: 400 {code:103}', async () => {
+  const C = uniqueClass('Sc');
+  const res = await r('GET', `/schemas/${C}`, { master: true });
+  assert.equal(res.status, 400);
+  assert.deepEqual(res.body, { code: 103, error: `Class ${C} does not exist.` });
+});
+
+test('POST /schemas/:c with fields: body is the new schema with default CLP', async () => {
+  const C = uniqueClass('Sc');
+  const res = await r('POST', `/schemas/${C}`, {
+    master: true,
+    body: { className: C, fields: { name: { type: 'String' }, n: { type: 'Number', required: true, defaultValue: 3 }, p: { type: 'Pointer', targetClass: '_User' }, rel: { type: 'Relation', targetClass: 'Foo' } } },
+  });
+  assert.equal(res.status, 200);
+  assert.deepEqual(res.body, {
+    className: C,
+    fields: {
+      ...BASE, name: { type: 'String' }, n: { type: 'Number', required: true, defaultValue: 3 },
+      p: { type: 'Pointer', targetClass: '_User' }, rel: { type: 'Relation', targetClass: 'Foo' },
+    },
+    classLevelPermissions: DEFAULT_CLP,
+  });
+  const got = await r('GET', `/schemas/${C}`, { master: true });
+  assert.deepEqual(got.body, res.body);
+});
+
+test('POST /schemas with className in the body, empty class', async () => {
+  const C = uniqueClass('Sc');
+  const res = await r('POST', '/schemas', { master: true, body: { className: C } });
+  assert.equal(res.status, 200);
+  assert.deepEqual(res.body, { className: C, fields: BASE, classLevelPermissions: DEFAULT_CLP });
+});
+
+test('POST /schemas errors: exists, name mismatch, missing name, bad type, bad names, reserved field', async () => {
+  const C = uniqueClass('Sc');
+  await r('POST', `/schemas/${C}`, { master: true, body: {} });
+  const cases = [
+    [`/schemas/${C}`, {}, 103, `Class ${C} already exists.`],
+    ['/schemas/Other', { className: C }, 103, `Class name mismatch between ${C} and Other.`],
+    ['/schemas', {}, 135, 'POST /schemas needs a class name.'],
+    [`/schemas/${uniqueClass('Sc')}`, { fields: { x: { type: 'Weird' } } }, 111, 'invalid field type: Weird'],
+    [`/schemas/${uniqueClass('Sc')}`, { fields: { p: { type: 'Pointer' } } }, 135, 'type Pointer needs a class name'],
+    [`/schemas/${uniqueClass('Sc')}`, { fields: { objectId: { type: 'String' } } }, 136, 'field objectId cannot be added'],
+    ['/schemas/1abc', {}, 103, 'Invalid classname: 1abc, classnames can only have alphanumeric characters and _, and must start with an alpha character '],
+    ['/schemas/a-b', {}, 103, 'Invalid classname: a-b, classnames can only have alphanumeric characters and _, and must start with an alpha character '],
+  ];
+  for (const [path, body, code, error] of cases) {
+    const res = await r('POST', path, { master: true, body });
+    assert.equal(res.status, 400, path);
+    assert.deepEqual(res.body, { code, error }, `${path} ${JSON.stringify(body)}`);
+  }
+});
+
+test('PUT adds and deletes fields; the body is the updated schema', async () => {
+  const C = uniqueClass('Sc');
+  await r('POST', `/schemas/${C}`, { master: true, body: { fields: { name: { type: 'String' }, keep: { type: 'Number' } } } });
+  const res = await r('PUT', `/schemas/${C}`, { master: true, body: { fields: { extra: { type: 'Boolean' }, name: { __op: 'Delete' } } } });
+  assert.equal(res.status, 200);
+  assert.equal(res.body.className, C);
+  assert.deepEqual(res.body.fields, { ...BASE, keep: { type: 'Number' }, extra: { type: 'Boolean' } });
+  assert.deepEqual(res.body.classLevelPermissions, DEFAULT_CLP);
+  const got = await r('GET', `/schemas/${C}`, { master: true });
+  assert.deepEqual(got.body.fields, res.body.fields);
+  // re-adding an existing field with the same type is accepted as a no-op
+  const again = await r('PUT', `/schemas/${C}`, { master: true, body: { fields: { extra: { type: 'Boolean' } } } });
+  assert.equal(again.status, 200);
+  assert.deepEqual(again.body.fields, res.body.fields);
+});
+
+test('PUT delete of a field removes its data from objects', async () => {
+  const C = uniqueClass('Sc');
+  const [id] = await seed(r, C, [{ a: 1, b: 'x' }]);
+  const res = await r('PUT', `/schemas/${C}`, { master: true, body: { fields: { b: { __op: 'Delete' } } } });
+  assert.equal(res.status, 200);
+  const got = await r('GET', `/classes/${C}/${id}`);
+  assert.deepEqual(stripMeta(got.body), { a: 1 });
+  // the field can be added back with another type
+  const re = await r('PUT', `/schemas/${C}`, { master: true, body: { fields: { b: { type: 'Number' } } } });
+  assert.equal(re.status, 200);
+  assert.deepEqual(re.body.fields.b, { type: 'Number' });
+});
+
+test('PUT errors: delete of a missing field, missing class, bad CLP', async () => {
+  const C = uniqueClass('Sc');
+  await r('POST', `/schemas/${C}`, { master: true, body: {} });
+  const cases = [
+    [`/schemas/${C}`, { fields: { nope: { __op: 'Delete' } } }, 255, 'Field nope does not exist, cannot delete.'],
+    [`/schemas/${C}`, { fields: { '1x': { type: 'String' } } }, 105, 'invalid field name: 1x'],
+    [`/schemas/${C}`, { fields: { x: { type: 'Weird' } } }, 111, 'invalid field type: Weird'],
+    [`/schemas/${C}Missing`, { fields: { x: { type: 'String' } } }, 103, `Class ${C}Missing does not exist.`],
+    [`/schemas/${C}`, { classLevelPermissions: { find: { '*': 'yes' } } }, 107, "'yes' is not a valid value for class level permissions acl find:*"],
+    [`/schemas/${C}`, { classLevelPermissions: { bogus: { '*': true } } }, 107, 'bogus is not a valid operation for class level permissions'],
+  ];
+  for (const [path, body, code, error] of cases) {
+    const res = await r('PUT', path, { master: true, body });
+    assert.equal(res.status, 400, JSON.stringify(body));
+    assert.deepEqual(res.body, { code, error }, JSON.stringify(body));
+  }
+});
+
+test('classLevelPermissions are stored and returned as given (replacing the default)', async () => {
+  const C = uniqueClass('Sc');
+  await r('POST', `/schemas/${C}`, { master: true, body: {} });
+  const clp = {
+    find: { '*': true }, get: { '*': true }, count: {}, create: { 'role:admin': true },
+    update: {}, delete: {}, addField: {}, protectedFields: {},
+  };
+  const res = await r('PUT', `/schemas/${C}`, { master: true, body: { classLevelPermissions: clp } });
+  assert.equal(res.status, 200);
+  assert.deepEqual(res.body.classLevelPermissions, clp);
+  const got = await r('GET', `/schemas/${C}`, { master: true });
+  assert.deepEqual(got.body.classLevelPermissions, clp);
+  // CLP is enforced: create is limited to role:admin, so the REST key cannot create
+  const post = await r('POST', `/classes/${C}`, { body: { a: 1 } });
+  assert.equal(post.status, 400);
+  assert.deepEqual(post.body, { code: 119, error: 'Permission denied' });
+  assert.equal((await r('POST', `/classes/${C}`, { body: { a: 1 }, master: true })).status, 201);
+  // count is empty: count queries by the REST key are refused, find is allowed
+  const cnt = await r('GET', `/classes/${C}?count=1&limit=0`);
+  assert.equal(cnt.status, 400);
+  assert.deepEqual(cnt.body, { code: 119, error: 'Permission denied' });
+  assert.equal((await r('GET', `/classes/${C}`)).status, 200);
+});
+
+test('POST with CLP, required/default fields and indexes; CLP addField and protectedFields enforced', async () => {
+  const C = uniqueClass('Sc');
+  const clp = { ...OPEN_CLP, addField: {}, protectedFields: { '*': ['a'] } };
+  const res = await r('POST', `/schemas/${C}`, {
+    master: true,
+    body: {
+      fields: { a: { type: 'String' }, n: { type: 'Number', required: true }, d: { type: 'Number', defaultValue: 7 } },
+      indexes: { a_idx: { a: 1 } }, classLevelPermissions: clp,
+    },
+  });
+  assert.equal(res.status, 200);
+  assert.deepEqual(res.body, {
+    className: C,
+    fields: { ...BASE, a: { type: 'String' }, n: { type: 'Number', required: true }, d: { type: 'Number', defaultValue: 7 } },
+    classLevelPermissions: clp,
+    indexes: { a_idx: { a: 1 } },
+  });
+  // required
+  let w = await r('POST', `/classes/${C}`, { body: { a: 'x' } });
+  assert.equal(w.status, 400);
+  assert.deepEqual(w.body, { code: 142, error: 'n is required' });
+  // default value is applied and echoed in the create response
+  w = await r('POST', `/classes/${C}`, { body: { a: 'x', n: 1 } });
+  assert.equal(w.status, 201);
+  const { objectId, createdAt, ...rest } = w.body;
+  assert.deepEqual(rest, { d: 7 });
+  // protectedFields hides a from non-master reads
+  const pub = await r('GET', `/classes/${C}/${objectId}`);
+  assert.deepEqual(stripMeta(pub.body), { n: 1, d: 7 });
+  const mst = await r('GET', `/classes/${C}/${objectId}`, { master: true });
+  assert.deepEqual(stripMeta(mst.body), { a: 'x', n: 1, d: 7 });
+  // addField {} refuses new fields from the REST key
+  w = await r('POST', `/classes/${C}`, { body: { a: 'x', n: 1, newfield: 1 } });
+  assert.equal(w.status, 400);
+  assert.deepEqual(w.body, { code: 119, error: 'Permission denied' });
+});
+
+test('indexes: create, returned with _id_, delete; index on a missing field is refused', async () => {
+  const C = uniqueClass('Sc');
+  await seed(r, C, [{ a: 'x', b: 1 }]);
+  let res = await r('PUT', `/schemas/${C}`, { master: true, body: { indexes: { idx_a: { a: 1 } } } });
+  assert.equal(res.status, 200);
+  assert.deepEqual(res.body.indexes, { _id_: { _id: 1 }, idx_a: { a: 1 } });
+  res = await r('GET', `/schemas/${C}`, { master: true });
+  assert.deepEqual(res.body.indexes, { _id_: { _id: 1 }, idx_a: { a: 1 } });
+  res = await r('PUT', `/schemas/${C}`, { master: true, body: { indexes: { idx_b: { b: -1 } } } });
+  assert.equal(res.status, 200);
+  assert.deepEqual(res.body.indexes, { _id_: { _id: 1 }, idx_a: { a: 1 }, idx_b: { b: -1 } });
+  res = await r('PUT', `/schemas/${C}`, { master: true, body: { indexes: { idx_a: { __op: 'Delete' } } } });
+  assert.equal(res.status, 200);
+  assert.deepEqual(res.body.indexes, { _id_: { _id: 1 }, idx_b: { b: -1 } });
+  res = await r('PUT', `/schemas/${C}`, { master: true, body: { indexes: { bad: { zzz: 1 } } } });
+  assert.equal(res.status, 400);
+  assert.deepEqual(res.body, { code: 102, error: 'Field zzz does not exist, cannot add index.' });
+});
+
+test('DELETE class: refused when not empty (255), {} when empty, {} when missing', async () => {
+  const C = uniqueClass('Sc');
+  const [id] = await seed(r, C, [{ a: 1 }]);
+  let res = await r('DELETE', `/schemas/${C}`, { master: true });
+  assert.equal(res.status, 400);
+  assert.deepEqual(res.body, { code: 255, error: `Class ${C} is not empty, contains 1 objects, cannot drop schema.` });
+  await r('DELETE', `/classes/${C}/${id}`);
+  res = await r('DELETE', `/schemas/${C}`, { master: true });
+  assert.equal(res.status, 200);
+  assert.deepEqual(res.body, {});
+  res = await r('GET', `/schemas/${C}`, { master: true });
+  assert.equal(res.status, 400);
+  assert.deepEqual(res.body, { code: 103, error: `Class ${C} does not exist.` });
+  res = await r('DELETE', `/schemas/${C}`, { master: true });
+  assert.equal(res.status, 200);
+  assert.deepEqual(res.body, {});
+  // the class can be created again from scratch
+  await seed(r, C, [{ a: 'now a string' }]);
+  res = await r('GET', `/schemas/${C}`, { master: true });
+  assert.deepEqual(res.body.fields.a, { type: 'String' });
+});
