@@ -34,7 +34,10 @@ fn schemas() -> Schemas {
     }
     let mut user = ClassSchema::new("_User");
     user.fields.insert("name".into(), FieldType::String);
-    Schemas(HashMap::from([("Post".into(), Arc::new(post)), ("_User".into(), Arc::new(user))]))
+    Schemas(HashMap::from([
+        ("Post".into(), Arc::new(post)),
+        ("_User".into(), Arc::new(user)),
+    ]))
 }
 
 fn render(sql: &Sql) -> String {
@@ -49,9 +52,14 @@ fn both(where_: Value) -> String {
     let perms = vec!["*".to_string()];
     let mut out = String::new();
     for dialect in [Dialect::Sqlite, Dialect::Postgres] {
-        let c = Compiler { dialect, schemas: &s, perms: Some(&perms) };
+        let c = Compiler {
+            dialect,
+            schemas: &s,
+            perms: Some(&perms),
+        };
         let mut sql = Sql::new(dialect);
-        c.where_clause(&schema, &filter, 0, &mut sql).expect("compiles");
+        c.where_clause(&schema, &filter, 0, &mut sql)
+            .expect("compiles");
         out.push_str(&format!("[{dialect:?}]\n{}\n\n", render(&sql)));
     }
     out
@@ -91,9 +99,14 @@ fn order_by_both_dialects() {
     let schema = s.class("Post").expect("fixture");
     let mut out = String::new();
     for dialect in [Dialect::Sqlite, Dialect::Postgres] {
-        let c = Compiler { dialect, schemas: &s, perms: None };
+        let c = Compiler {
+            dialect,
+            schemas: &s,
+            perms: None,
+        };
         let mut sql = Sql::new(dialect);
-        c.order_by(&schema, Some("-score,title,unknown,meta.k"), None, &mut sql).expect("valid order");
+        c.order_by(&schema, Some("-score,title,unknown,meta.k"), None, &mut sql)
+            .expect("valid order");
         out.push_str(&format!("[{dialect:?}] {}\n", sql.text));
     }
     insta::assert_snapshot!(out);
