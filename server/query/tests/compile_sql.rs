@@ -1,5 +1,8 @@
 //! Snapshots of the SQL the compiler writes for each operator, per dialect. A change to the
 //! generated SQL shows up here for review (`cargo insta review`).
+//!
+//! Test code: a fixture that fails to build is a failed test, so `expect` is the right tool.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -33,7 +33,9 @@ pub fn encode(field: &str, ty: &FieldType, v: &Value) -> ApiResult<Option<Bind>>
     }
     Ok(Some(match ty {
         FieldType::String => {
-            Bind::Text(v.as_str().ok_or_else(|| type_error(field, ty))?.to_string())
+            let s = v.as_str().ok_or_else(|| type_error(field, ty))?;
+            check_no_nul(s)?;
+            Bind::Text(s.to_string())
         }
         FieldType::Number => {
             let f = v
@@ -130,11 +132,24 @@ fn polygon(v: &Value) -> ApiResult<Value> {
     Ok(json!({"__type": "Polygon", "coordinates": ring}))
 }
 
-/// Keys inside Objects and Arrays may not contain `$` or `.`, which queries would misread.
+/// PostgreSQL cannot store U+0000 in text or JSON; refuse it on both databases alike.
+fn check_no_nul(s: &str) -> ApiResult<()> {
+    if s.contains('\0') {
+        return Err(ApiError::invalid_json(
+            "Strings may not contain the NUL character (\\u0000).",
+        ));
+    }
+    Ok(())
+}
+
+/// Keys inside Objects and Arrays may not contain `$` or `.`, which queries would misread, and
+/// no string inside may hold a NUL.
 fn check_nested_keys(v: &Value) -> ApiResult<()> {
     match v {
+        Value::String(s) => check_no_nul(s),
         Value::Object(o) => {
             for (k, inner) in o {
+                check_no_nul(k)?;
                 if k.contains('$') || k.contains('.') {
                     return Err(ApiError::new(
                         Code::InvalidNestedKey,

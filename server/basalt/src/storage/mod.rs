@@ -254,6 +254,16 @@ pub(crate) fn map_err(e: sqlx::Error) -> StorageError {
         if code == "57014" {
             return StorageError::Timeout;
         }
+        // PostgreSQL's data exceptions (class 22): input the database refuses — a NUL byte in
+        // text, a regex its engine rejects, a number out of range. The client's fault, so a
+        // Parse error, without the database's wording.
+        if code.starts_with("22") {
+            tracing::debug!(error = %db.message(), "data exception");
+            return StorageError::Invalid(match code.as_ref() {
+                "2201B" => "Invalid regular expression.".to_string(),
+                _ => "A value in the request cannot be stored or compared.".to_string(),
+            });
+        }
     }
     StorageError::Database(e.to_string())
 }
