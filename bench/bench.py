@@ -1,0 +1,273 @@
+#!/usr/bin/env python3
+"""Basalt's benchmarks (not tests): throughput and latency against Parse Server on the same
+PostgreSQL, then the same workloads on Basalt with SQLite, start-up time and memory.
+
+Each server runs alone, pinned to core 0 with `taskset`; wrk (the load generator) is pinned to
+core 1; PostgreSQL is shared and unpinned. Workloads at concurrency 32: create, get by id, query
+(where on two fields + order + limit=20 over 50,000 objects), update (Increment). The ceiling is
+pgbench running the same statements Basalt sends, at the same concurrency.
+
+    bench/run [--seconds 10] [--only basalt-pg,parse,basalt-sqlite,pgbench,startup]
+"""
+import argparse, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "bench")
+PG = os.environ.get("BASALT_BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+ORACLE = os.path.join(ROOT, "..", "shared", "oracle", "parse-server.sh")
+CLASS = "BenchItem"
+OBJECTS = 50_000
+CONCURRENCY = 32
+APP, MASTER, REST = "bench", "benchmaster", "benchrest"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def psql(db, sql):
+    subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", f"{PG}/{db}", "-c", sql], check=True, capture_output=True)
+
+
+def http(method, url, body=None, master=True, timeout=60):
+    headers = {"X-Parse-Application-Id": APP, "Content-Type": "application/json"}
+    headers["X-Parse-Master-Key" if master else "X-Parse-REST-API-Key"] = MASTER if master else REST
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return json.loads(r.read() or b"null")
+
+
+def wait_health(base, proc, deadline=60):
+    end = time.time() + deadline
+    while time.time() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(base + "/health", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except Exception:
+            time.sleep(0.005)
+    raise RuntimeError("server did not become healthy")
+
+
+def rss_kb(pid, field="VmRSS"):
+    """Resident memory of a process and its children (Parse runs under a shell/node)."""
+    total = 0
+    pids = [pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()]
+    for p in pids:
+        try:
+            for line in open(f"/proc/{p}/status"):
+                if line.startswith(field + ":"):
+                    total += int(line.split()[1])
+        except FileNotFoundError:
+            pass
+    return total
+
+
+class Server:
+    def __init__(self, name, cmd, base, env=None):
+        self.name, self.base = name, base
+        self.proc = subprocess.Popen(["taskset", "-c", "0"] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     env={**os.environ, **(env or {})}, start_new_session=True)
+        wait_health(base, self.proc)
+
+    def stop(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=10)
+        except Exception:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def basalt_cmd(port, db_uri, data_dir):
+    binary = os.path.join(ROOT, "target", "release", "basalt")
+    return [binary, "--appId", APP, "--masterKey", MASTER, "--restAPIKey", REST, "--port", str(port),
+            "--databaseURI", db_uri, "--data-dir", data_dir, "--max-batch-size", "1000"]
+
+
+def seed(server, ids_file):
+    """Creates the class with an index on (category, score), then 50,000 objects by /batch."""
+    base = server.base
+    http("POST", f"{base}/schemas/{CLASS}", {"className": CLASS, "fields": {
+        "score": {"type": "Number"}, "category": {"type": "String"}, "name": {"type": "String"}, "n": {"type": "Number"}}})
+    http("PUT", f"{base}/schemas/{CLASS}", {"indexes": {"category_score": {"category": 1, "score": -1}}})
+    mount = "/" + base.split("/", 3)[3]
+    ids = []
+    for start in range(0, OBJECTS, 500):
+        reqs = [{"method": "POST", "path": f"{mount}/classes/{CLASS}",
+                 "body": {"score": (i * 7919) % 1000, "category": f"c{i % 10}", "name": f"item{i}", "n": 0}}
+                for i in range(start, min(start + 500, OBJECTS))]
+        for r in http("POST", f"{base}/batch", {"requests": reqs}):
+            ids.append(r["success"]["objectId"])
+    with open(ids_file, "w") as f:
+        f.write("\n".join(ids[:5000]) + "\n")
+
+
+def wrk(server, mode, seconds, ids_file):
+    env = {**os.environ, "BENCH_MODE": mode, "BENCH_APP": APP, "BENCH_REST_KEY": REST, "BENCH_IDS": ids_file,
+           "BENCH_PATH": "/" + server.base.split("/", 3)[3] + f"/classes/{CLASS}"}
+    out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", f"-c{CONCURRENCY}", f"-d{seconds}s", "--latency",
+                          "-s", os.path.join(BENCH, "workload.lua"), server.base.rsplit("/", 1)[0]],
+                         capture_output=True, text=True, env=env, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+    def pct(p):
+        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        v, unit = float(m.group(1)), m.group(2)
+        return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
+    errors = int(re.search(r"NON2XX (\d+)", out).group(1))
+    return {"rps": rps, "p50_ms": pct(50), "p99_ms": pct(99), "errors": errors}
+
+
+def run_server(name, start, seconds, results):
+    tmp = tempfile.mkdtemp(prefix=f"bench-{name}-")
+    ids_file = os.path.join(tmp, "ids.txt")
+    server = start(tmp)
+    try:
+        idle = rss_kb(server.proc.pid)
+        print(f"  seeding {OBJECTS} objects…", flush=True)
+        seed(server, ids_file)
+        row = {"idle_rss_mb": round(idle / 1024, 1)}
+        for mode in ["create", "get", "query", "update"]:
+            row[mode] = wrk(server, mode, seconds, ids_file)
+            print(f"  {mode:7} {row[mode]['rps']:>9.0f} req/s  p50 {row[mode]['p50_ms']:.2f} ms  p99 {row[mode]['p99_ms']:.2f} ms"
+                  + (f"  ({row[mode]['errors']} errors)" if row[mode]["errors"] else ""), flush=True)
+        row["peak_rss_mb"] = round(rss_kb(server.proc.pid, "VmHWM") / 1024, 1)
+        results[name] = row
+    finally:
+        server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def fresh_pg_db(name):
+    psql("postgres", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    psql("postgres", f"CREATE DATABASE {name}")
+    return f"{PG}/{name}"
+
+
+def start_basalt_pg(tmp):
+    port = free_port()
+    uri = fresh_pg_db("basalt_bench")
+    return Server("basalt-pg", basalt_cmd(port, uri, tmp), f"http://127.0.0.1:{port}/parse")
+
+
+def start_basalt_sqlite(tmp):
+    port = free_port()
+    return Server("basalt-sqlite", basalt_cmd(port, f"sqlite://{tmp}/bench.db", tmp), f"http://127.0.0.1:{port}/parse")
+
+
+def start_parse(tmp):
+    port = free_port()
+    fresh_pg_db("parse_bench")
+    # The oracle script starts Parse Server 9 (installing it on first use) on PostgreSQL.
+    cmd = ["bash", ORACLE, "--port", str(port), "--db", "parse_bench", "--",
+           "--appId", APP, "--masterKey", MASTER, "--restAPIKey", REST, "--javascriptKey", "benchjs",
+           "--maxUploadSize", "50mb"]
+    return Server("parse", cmd, f"http://127.0.0.1:{port}/parse", env={"BASALT_ORACLE_HOME": os.environ.get("BASALT_ORACLE_HOME", os.path.expanduser("~/.cache/basalt-oracle"))})
+
+
+def pgbench_ceiling(seconds):
+    """pgbench with Basalt's own statements (as its PostgreSQL log shows them), 32 clients."""
+    uri = fresh_pg_db("basalt_ceiling")
+    psql("basalt_ceiling", f'''CREATE TABLE "{CLASS}" ("objectId" text PRIMARY KEY, "createdAt" timestamptz NOT NULL,
+        "updatedAt" timestamptz NOT NULL, "_rperm" text[], "_wperm" text[], score double precision, category text,
+        name text, n double precision);
+        CREATE INDEX ON "{CLASS}" ("createdAt"); CREATE INDEX ON "{CLASS}" ("updatedAt");
+        CREATE INDEX ON "{CLASS}" USING GIN ("_rperm"); CREATE INDEX ON "{CLASS}" (category, score DESC);
+        INSERT INTO "{CLASS}" SELECT 'o' || lpad(i::text, 9, '0'), now(), now(), NULL, NULL, (i * 7919) % 1000,
+          'c' || (i % 10), 'item' || i, 0 FROM generate_series(0, {OBJECTS - 1}) i; ANALYZE "{CLASS}";''')
+    cols = 't0."objectId", t0."createdAt", t0."updatedAt", t0."_rperm", t0."_wperm", t0."score", t0."category", t0."name", t0."n"'
+    acl = "(t0.\"_rperm\" IS NULL OR t0.\"_rperm\" && ARRAY['*'])"
+    scripts = {
+        "create": f"""\\set s random(0, 999)
+INSERT INTO "{CLASS}" ("objectId", "createdAt", "updatedAt", "score", "category", "name", "n") VALUES (md5(random()::text), now(), now(), :s, 'c3', 'bench', 0);""",
+        "get": f"""\\set i random(0, {OBJECTS - 1})
+SELECT {cols} FROM "{CLASS}" t0 WHERE ((t0."objectId" = 'o' || lpad(:i::text, 9, '0'))) AND {acl} LIMIT 1 OFFSET 0;""",
+        "query": f"""\\set c random(0, 9)
+\\set s random(0, 900)
+SELECT {cols} FROM "{CLASS}" t0 WHERE ((t0."category" = 'c' || :c AND t0."score" >= :s)) AND {acl} ORDER BY t0."score" DESC NULLS FIRST LIMIT 20 OFFSET 0;""",
+        "update": f"""\\set i random(0, {OBJECTS - 1})
+UPDATE "{CLASS}" AS t0 SET "updatedAt" = now(), "n" = COALESCE(t0."n", 0) + 1 WHERE t0."objectId" = 'o' || lpad(:i::text, 9, '0') AND (t0."_wperm" IS NULL OR t0."_wperm" && ARRAY['*']) RETURNING "objectId", "n";""",
+    }
+    out = {}
+    for mode, script in scripts.items():
+        with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+            f.write(script + "\n")
+        res = subprocess.run(["taskset", "-c", "1", "pgbench", "-n", "-M", "prepared", "-c", str(CONCURRENCY), "-j", "1",
+                              "-T", str(seconds), "-f", f.name, uri], capture_output=True, text=True, check=True).stdout
+        os.unlink(f.name)
+        out[mode] = float(re.search(r"tps = ([\d.]+)", res).group(1))
+        print(f"  {mode:7} {out[mode]:>9.0f} statements/s", flush=True)
+    psql("postgres", "DROP DATABASE IF EXISTS basalt_ceiling WITH (FORCE)")
+    return out
+
+
+def startup(runs=20):
+    """Process start to the first successful /health, and idle memory, on SQLite."""
+    times, rss = [], []
+    for _ in range(runs):
+        tmp = tempfile.mkdtemp(prefix="bench-start-")
+        port = free_port()
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(basalt_cmd(port, f"sqlite://{tmp}/s.db", tmp), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_health(f"http://127.0.0.1:{port}/parse", proc)
+        times.append((time.perf_counter() - t0) * 1000)
+        time.sleep(0.2)
+        rss.append(rss_kb(proc.pid) / 1024)
+        proc.terminate()
+        proc.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+    times.sort()
+    return {"startup_ms_median": round(times[len(times) // 2], 1), "startup_ms_max": round(times[-1], 1),
+            "idle_rss_mb": round(sorted(rss)[len(rss) // 2], 1)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--only", default="startup,basalt-pg,parse,pgbench,basalt-sqlite")
+    args = ap.parse_args()
+    todo = args.only.split(",")
+    results = {"seconds": args.seconds, "concurrency": CONCURRENCY, "objects": OBJECTS}
+    if "startup" in todo:
+        print("startup (SQLite, 20 runs)", flush=True)
+        results["startup"] = startup()
+        print(f"  {results['startup']}", flush=True)
+    if "basalt-pg" in todo:
+        print("basalt on PostgreSQL", flush=True)
+        run_server("basalt-pg", start_basalt_pg, args.seconds, results)
+    if "parse" in todo:
+        if not os.path.exists(ORACLE):
+            print(f"  Parse Server not benchmarked: {ORACLE} is missing", flush=True)
+        else:
+            print("parse-server 9 on PostgreSQL", flush=True)
+            run_server("parse", start_parse, args.seconds, results)
+    if "pgbench" in todo:
+        print("pgbench ceiling (Basalt's statements)", flush=True)
+        results["pgbench"] = pgbench_ceiling(args.seconds)
+    if "basalt-sqlite" in todo:
+        print("basalt on SQLite", flush=True)
+        run_server("basalt-sqlite", start_basalt_sqlite, args.seconds, results)
+
+    if "basalt-pg" in results and "parse" in results:
+        print("\nworkload   basalt-pg req/s  parse req/s   ratio   basalt p50/p99 ms   parse p50/p99 ms   pgbench   basalt/pgbench")
+        for mode in ["create", "get", "query", "update"]:
+            b, p = results["basalt-pg"][mode], results["parse"][mode]
+            ceil = results.get("pgbench", {}).get(mode)
+            print(f"{mode:8} {b['rps']:>15.0f} {p['rps']:>12.0f} {b['rps'] / p['rps']:>7.1f}x   {b['p50_ms']:>6.2f}/{b['p99_ms']:<8.2f}   "
+                  f"{p['p50_ms']:>6.2f}/{p['p99_ms']:<8.2f}  {ceil or 0:>8.0f}   {(b['rps'] / ceil * 100) if ceil else 0:>5.0f}%")
+        print(f"memory MB  basalt idle {results['basalt-pg']['idle_rss_mb']} peak {results['basalt-pg']['peak_rss_mb']};"
+              f"  parse idle {results['parse']['idle_rss_mb']} peak {results['parse']['peak_rss_mb']}")
+    os.makedirs(os.path.join(BENCH, "results"), exist_ok=True)
+    path = os.path.join(BENCH, "results", time.strftime("%Y%m%d-%H%M%S") + ".json")
+    with open(path, "w") as f:
+        json.dump(results, f, indent=2)
+    print(f"\nresults written to {os.path.relpath(path, ROOT)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
