@@ -441,7 +441,7 @@ pub async fn create_in(
     sql.push(")");
     wtx.tx.execute(&sql).await?;
     for (field, ids) in relations {
-        add_relations(&mut wtx.tx, class.as_str(), &field, &object_id, &ids).await?;
+        change_relations(&mut wtx.tx, class.as_str(), &field, &object_id, &ids, true).await?;
     }
     Ok(Created {
         object_id,
@@ -450,44 +450,53 @@ pub async fn create_in(
     })
 }
 
-async fn add_relations(
+/// Adds (`add`) or removes links from `owner` to `ids` in a Relation's join table, in one
+/// statement; adding a link twice keeps one.
+async fn change_relations(
     tx: &mut Tx,
     class: &str,
     field: &str,
     owner: &str,
     ids: &[String],
+    add: bool,
 ) -> ApiResult<()> {
-    for id in ids {
-        let mut sql = Sql::new(tx.dialect());
-        sql.push("INSERT INTO ")
-            .ident(&crate::storage::join_table(class, field))
-            .push(" (\"relatedId\", \"owningId\") VALUES (");
-        sql.bind(Bind::Text(id.clone()));
-        sql.push(", ");
-        sql.bind(Bind::Text(owner.to_string()));
-        sql.push(") ON CONFLICT DO NOTHING");
-        tx.execute(&sql).await?;
+    if ids.is_empty() {
+        return Ok(());
     }
-    Ok(())
-}
-
-async fn remove_relations(
-    tx: &mut Tx,
-    class: &str,
-    field: &str,
-    owner: &str,
-    ids: &[String],
-) -> ApiResult<()> {
-    for id in ids {
-        let mut sql = Sql::new(tx.dialect());
+    let table = crate::storage::join_table(class, field);
+    let mut sql = Sql::new(tx.dialect());
+    if add {
+        sql.push("INSERT INTO ")
+            .ident(&table)
+            .push(" (\"owningId\", \"relatedId\") VALUES ");
+        let owner_n = sql.binds.len() + 1;
+        for (i, id) in ids.iter().enumerate() {
+            sql.push(if i == 0 { "(" } else { ", (" });
+            if i == 0 {
+                sql.bind(Bind::Text(owner.to_string()));
+            } else {
+                sql.placeholder(owner_n);
+            }
+            sql.push(", ");
+            sql.bind(Bind::Text(id.clone()));
+            sql.push(")");
+        }
+        sql.push(" ON CONFLICT DO NOTHING");
+    } else {
         sql.push("DELETE FROM ")
-            .ident(&crate::storage::join_table(class, field))
+            .ident(&table)
             .push(" WHERE \"owningId\" = ");
         sql.bind(Bind::Text(owner.to_string()));
-        sql.push(" AND \"relatedId\" = ");
-        sql.bind(Bind::Text(id.clone()));
-        tx.execute(&sql).await?;
+        sql.push(" AND \"relatedId\" IN (");
+        for (i, id) in ids.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(Bind::Text(id.clone()));
+        }
+        sql.push(")");
     }
+    tx.execute(&sql).await?;
     Ok(())
 }
 
@@ -695,10 +704,11 @@ pub async fn update_in(
     for (field, op) in relation_ops {
         match op {
             Op::AddRelation(ids) => {
-                add_relations(&mut wtx.tx, class.as_str(), field, id.as_str(), ids).await?
+                change_relations(&mut wtx.tx, class.as_str(), field, id.as_str(), ids, true).await?
             }
             Op::RemoveRelation(ids) => {
-                remove_relations(&mut wtx.tx, class.as_str(), field, id.as_str(), ids).await?
+                change_relations(&mut wtx.tx, class.as_str(), field, id.as_str(), ids, false)
+                    .await?
             }
             _ => {}
         }
