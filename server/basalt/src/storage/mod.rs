@@ -132,7 +132,7 @@ pub enum Storage {
 
 /// A write transaction. Schema changes and data writes in one request share it.
 pub enum Tx {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Sqlite(sqlite::SqliteTx),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
@@ -174,7 +174,7 @@ impl Storage {
 
     pub async fn begin(&self) -> StorageResult<Tx> {
         match self {
-            Storage::Sqlite(s) => Ok(Tx::Sqlite(s.writer.begin().await.map_err(map_err)?)),
+            Storage::Sqlite(s) => Ok(Tx::Sqlite(s.begin().await?)),
             Storage::Postgres(s) => Ok(Tx::Postgres(s.pool.begin().await.map_err(map_err)?)),
         }
     }
@@ -182,17 +182,25 @@ impl Storage {
     /// Runs a read and decodes each row by `cols`.
     pub async fn fetch(&self, sql: &Sql, cols: &[Col]) -> StorageResult<Vec<Vec<Cell>>> {
         match self {
-            Storage::Sqlite(s) => sqlite::fetch(&s.reader, sql, cols).await,
+            Storage::Sqlite(s) => s.fetch(sql, cols),
             Storage::Postgres(s) => postgres::fetch(&s.pool, sql, cols).await,
         }
     }
 
-    /// Runs a statement outside any transaction (one autocommitted write).
+    /// Runs one write outside any transaction (autocommitted).
     pub async fn execute(&self, sql: &Sql) -> StorageResult<u64> {
-        let mut tx = self.begin().await?;
-        let n = tx.execute(sql).await?;
-        tx.commit().await?;
-        Ok(n)
+        match self {
+            Storage::Sqlite(s) => s.execute_alone(sql).await,
+            Storage::Postgres(s) => postgres::execute(&s.pool, sql).await,
+        }
+    }
+
+    /// Runs one write with `RETURNING` outside any transaction (autocommitted).
+    pub async fn write_fetch(&self, sql: &Sql, cols: &[Col]) -> StorageResult<Vec<Vec<Cell>>> {
+        match self {
+            Storage::Sqlite(s) => s.fetch_alone(sql, cols).await,
+            Storage::Postgres(s) => postgres::fetch(&s.pool, sql, cols).await,
+        }
     }
 
     /// Checks the database answers (for `/health` and `doctor`).
@@ -216,14 +224,14 @@ impl Tx {
 
     pub async fn execute(&mut self, sql: &Sql) -> StorageResult<u64> {
         match self {
-            Tx::Sqlite(tx) => sqlite::execute(&mut **tx, sql).await,
+            Tx::Sqlite(tx) => tx.execute(sql),
             Tx::Postgres(tx) => postgres::execute(&mut **tx, sql).await,
         }
     }
 
     pub async fn fetch(&mut self, sql: &Sql, cols: &[Col]) -> StorageResult<Vec<Vec<Cell>>> {
         match self {
-            Tx::Sqlite(tx) => sqlite::fetch(&mut **tx, sql, cols).await,
+            Tx::Sqlite(tx) => tx.fetch(sql, cols),
             Tx::Postgres(tx) => postgres::fetch(&mut **tx, sql, cols).await,
         }
     }
@@ -237,7 +245,7 @@ impl Tx {
 
     pub async fn commit(self) -> StorageResult<()> {
         match self {
-            Tx::Sqlite(tx) => tx.commit().await.map_err(map_err),
+            Tx::Sqlite(tx) => tx.commit(),
             Tx::Postgres(tx) => tx.commit().await.map_err(map_err),
         }
     }
@@ -247,8 +255,8 @@ impl Tx {
 pub(crate) fn map_err(e: sqlx::Error) -> StorageError {
     if let sqlx::Error::Database(db) = &e {
         let code = db.code().unwrap_or_default();
-        // PostgreSQL 23505; SQLite 2067 (UNIQUE) and 1555 (PRIMARY KEY).
-        if matches!(code.as_ref(), "23505" | "2067" | "1555") {
+        // PostgreSQL's unique_violation.
+        if code == "23505" {
             return StorageError::Duplicate;
         }
         if code == "57014" {
