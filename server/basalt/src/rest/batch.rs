@@ -128,7 +128,7 @@ pub async fn batch(state: &AppState, auth: &Auth, body: &Value) -> ApiResult<Val
         .unwrap_or(false);
     let mut out = Vec::with_capacity(subs.len());
     if transaction {
-        let mut wtx = WriteTx::begin(state).await?;
+        let mut wtx = WriteTx::whole(state).await?;
         for sub in &subs {
             // Dropping the transaction on error rolls every sub-request back.
             out.push(outcome(Ok(run(state, auth, &mut wtx, sub).await?)));
@@ -137,7 +137,7 @@ pub async fn batch(state: &AppState, auth: &Auth, body: &Value) -> ApiResult<Val
     } else {
         for sub in &subs {
             let r = async {
-                let mut wtx = WriteTx::begin(state).await?;
+                let mut wtx = WriteTx::new(state);
                 let v = run(state, auth, &mut wtx, sub).await?;
                 wtx.commit(state).await?;
                 Ok(v)

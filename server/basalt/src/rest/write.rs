@@ -4,6 +4,8 @@
 //! object the caller may not change is indistinguishable from a missing one (101).
 
 use basalt_query::value::{as_pointer, format_date, infer_type};
+use std::sync::Arc;
+
 use basalt_query::{Bind, ClassSchema, Compiler, Dialect, FieldType, Sql};
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::{Map, Value, json};
@@ -15,7 +17,7 @@ use crate::error::{ApiError, ApiResult, Code};
 use crate::ids::{ClassName, ObjectId, new_object_id};
 use crate::schema::{Ensured, Growth};
 use crate::state::AppState;
-use crate::storage::{Cell, Col, Tx};
+use crate::storage::{Cell, Col, Storage, Tx};
 
 /// One field change from a request body.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,22 +41,91 @@ struct Changes {
     types: Vec<(String, FieldType)>,
 }
 
-/// A transaction plus the schema changes to publish when it commits.
+/// A request's writes. The transaction opens lazily: a write that turns out to be one
+/// statement runs it autocommitted (one round trip instead of three on PostgreSQL); one that
+/// needs more (schema growth, relations, a read-modify-write) opens it at its first statement.
+/// Schema changes are published when it commits.
 pub struct WriteTx {
-    pub tx: Tx,
+    storage: Storage,
+    tx: Option<Tx>,
+    /// `/batch` with `transaction: true`: every statement joins one transaction.
+    whole: bool,
     ensured: Vec<Ensured>,
 }
 
 impl WriteTx {
-    pub async fn begin(state: &AppState) -> ApiResult<Self> {
-        Ok(Self {
-            tx: state.storage.begin().await?,
+    pub fn new(state: &AppState) -> Self {
+        Self {
+            storage: state.storage.clone(),
+            tx: None,
+            whole: false,
             ensured: Vec::new(),
-        })
+        }
+    }
+
+    /// One transaction for everything that follows (a transactional batch).
+    pub async fn whole(state: &AppState) -> ApiResult<Self> {
+        let mut w = Self::new(state);
+        w.whole = true;
+        w.tx().await?;
+        Ok(w)
+    }
+
+    fn dialect(&self) -> Dialect {
+        self.storage.dialect()
+    }
+
+    /// The open transaction, begun now if there is none.
+    async fn tx(&mut self) -> ApiResult<&mut Tx> {
+        if self.tx.is_none() {
+            self.tx = Some(self.storage.begin().await?);
+        }
+        self.tx
+            .as_mut()
+            .ok_or_else(|| ApiError::internal("transaction vanished"))
+    }
+
+    /// A statement that is the request's only write: autocommitted unless a transaction is open.
+    async fn execute_alone(&mut self, sql: &Sql) -> ApiResult<u64> {
+        match self.tx.as_mut() {
+            Some(tx) => Ok(tx.execute(sql).await?),
+            None => Ok(self.storage.execute(sql).await?),
+        }
+    }
+
+    /// As [`Self::execute_alone`], for a statement with `RETURNING`.
+    async fn fetch_alone(&mut self, sql: &Sql, cols: &[Col]) -> ApiResult<Vec<Vec<Cell>>> {
+        match self.tx.as_mut() {
+            Some(tx) => Ok(tx.fetch(sql, cols).await?),
+            None => Ok(self.storage.write_fetch(sql, cols).await?),
+        }
+    }
+
+    /// Grows the schema as the write needs, inside the transaction when it must change.
+    async fn ensure(
+        &mut self,
+        state: &AppState,
+        class: &ClassName,
+        types: &[(String, FieldType)],
+        growth: Growth,
+    ) -> ApiResult<Arc<ClassSchema>> {
+        if let Some(s) = state.schemas.cached(class.as_str(), types)? {
+            return Ok(s);
+        }
+        let tx = self.tx().await?;
+        let ensured = state
+            .schemas
+            .ensure(tx, class.as_str(), types, growth)
+            .await?;
+        let schema = ensured.schema.clone();
+        self.ensured.push(ensured);
+        Ok(schema)
     }
 
     pub async fn commit(self, state: &AppState) -> ApiResult<()> {
-        self.tx.commit().await?;
+        if let Some(tx) = self.tx {
+            tx.commit().await?;
+        }
         for e in &self.ensured {
             state.schemas.commit(e);
         }
@@ -324,7 +395,7 @@ pub async fn create(
     class: &ClassName,
     body: &Value,
 ) -> ApiResult<Created> {
-    let mut wtx = WriteTx::begin(state).await?;
+    let mut wtx = WriteTx::new(state);
     let created = create_in(state, auth, &mut wtx, class, body).await?;
     wtx.commit(state).await?;
     Ok(created)
@@ -342,21 +413,18 @@ pub async fn create_in(
         clp::check(s, clp::Op::Create, auth)?;
     }
     let changes = parse_changes(class, body)?;
-    let ensured = state
-        .schemas
+    let schema = wtx
         .ensure(
-            &mut wtx.tx,
-            class.as_str(),
+            state,
+            class,
             &changes.types,
             growth(state, auth, existing.as_deref()),
         )
         .await?;
-    let schema = ensured.schema.clone();
-    wtx.ensured.push(ensured);
 
     let object_id = new_object_id();
     let created_at = now();
-    let dialect = wtx.tx.dialect();
+    let dialect = wtx.dialect();
     let mut cols: Vec<(String, Option<Bind>)> = vec![
         ("objectId".into(), Some(Bind::Text(object_id.clone()))),
         ("createdAt".into(), Some(Bind::Date(created_at))),
@@ -439,9 +507,14 @@ pub async fn create_in(
         }
     }
     sql.push(")");
-    wtx.tx.execute(&sql).await?;
-    for (field, ids) in relations {
-        change_relations(&mut wtx.tx, class.as_str(), &field, &object_id, &ids, true).await?;
+    if relations.is_empty() {
+        wtx.execute_alone(&sql).await?;
+    } else {
+        let tx = wtx.tx().await?;
+        tx.execute(&sql).await?;
+        for (field, ids) in relations {
+            change_relations(tx, class.as_str(), &field, &object_id, &ids, true).await?;
+        }
     }
     Ok(Created {
         object_id,
@@ -521,7 +594,7 @@ pub async fn update(
     id: &ObjectId,
     body: &Value,
 ) -> ApiResult<Value> {
-    let mut wtx = WriteTx::begin(state).await?;
+    let mut wtx = WriteTx::new(state);
     let out = update_in(state, auth, &mut wtx, class, id, body).await?;
     wtx.commit(state).await?;
     Ok(out)
@@ -551,18 +624,15 @@ pub async fn update_in(
             return Err(ApiError::with_code(142, format!("{field} is required")));
         }
     }
-    let ensured = state
-        .schemas
+    let schema = wtx
         .ensure(
-            &mut wtx.tx,
-            class.as_str(),
+            state,
+            class,
             &changes.types,
             growth(state, auth, Some(&existing)),
         )
         .await?;
-    let schema = ensured.schema.clone();
-    wtx.ensured.push(ensured);
-    let dialect = wtx.tx.dialect();
+    let dialect = wtx.dialect();
 
     // Array operators need the current values: read them under a row lock.
     let array_fields: Vec<&String> = changes
@@ -596,7 +666,8 @@ pub async fn update_in(
         }
         let cols = vec![Col::Json; array_fields.len()];
         let row = wtx
-            .tx
+            .tx()
+            .await?
             .fetch(&sql, &cols)
             .await?
             .into_iter()
@@ -689,13 +760,13 @@ pub async fn update_in(
     }
     let mut cols = vec![Col::Text];
     cols.extend(returning.iter().map(|_| Col::Float));
-    let row = wtx
-        .tx
-        .fetch(&sql, &cols)
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(ApiError::not_found)?;
+    // With relation changes to follow, the update and they share a transaction.
+    let rows = if relation_ops.is_empty() {
+        wtx.fetch_alone(&sql, &cols).await?
+    } else {
+        wtx.tx().await?.fetch(&sql, &cols).await?
+    };
+    let row = rows.into_iter().next().ok_or_else(ApiError::not_found)?;
     for (f, cell) in returning.iter().zip(row.into_iter().skip(1)) {
         if let Some(v) = codec::decode(&FieldType::Number, cell) {
             echo.insert(f.clone(), v);
@@ -704,11 +775,26 @@ pub async fn update_in(
     for (field, op) in relation_ops {
         match op {
             Op::AddRelation(ids) => {
-                change_relations(&mut wtx.tx, class.as_str(), field, id.as_str(), ids, true).await?
+                change_relations(
+                    wtx.tx().await?,
+                    class.as_str(),
+                    field,
+                    id.as_str(),
+                    ids,
+                    true,
+                )
+                .await?
             }
             Op::RemoveRelation(ids) => {
-                change_relations(&mut wtx.tx, class.as_str(), field, id.as_str(), ids, false)
-                    .await?
+                change_relations(
+                    wtx.tx().await?,
+                    class.as_str(),
+                    field,
+                    id.as_str(),
+                    ids,
+                    false,
+                )
+                .await?
             }
             _ => {}
         }
@@ -724,7 +810,7 @@ pub async fn delete(
     class: &ClassName,
     id: &ObjectId,
 ) -> ApiResult<()> {
-    let mut wtx = WriteTx::begin(state).await?;
+    let mut wtx = WriteTx::new(state);
     delete_in(state, auth, &mut wtx, class, id).await?;
     wtx.commit(state).await
 }
@@ -740,24 +826,35 @@ pub async fn delete_in(
         return Err(ApiError::not_found());
     };
     clp::check(&schema, clp::Op::Delete, auth)?;
-    let dialect = wtx.tx.dialect();
+    let dialect = wtx.dialect();
     let mut sql = Sql::new(dialect);
     sql.push("DELETE FROM ")
         .ident(class.as_str())
         .push(" AS t0 WHERE t0.\"objectId\" = ");
     sql.bind(Bind::Text(id.as_str().to_string()));
     write_acl(dialect, state, auth, &mut sql);
-    if wtx.tx.execute(&sql).await? == 0 {
+    let relations: Vec<&String> = schema
+        .fields
+        .iter()
+        .filter(|(_, ty)| matches!(ty, FieldType::Relation(_)))
+        .map(|(f, _)| f)
+        .collect();
+    let deleted = if relations.is_empty() {
+        wtx.execute_alone(&sql).await?
+    } else {
+        wtx.tx().await?.execute(&sql).await?
+    };
+    if deleted == 0 {
         return Err(ApiError::not_found());
     }
-    for (field, ty) in &schema.fields {
-        if matches!(ty, FieldType::Relation(_)) {
+    for field in relations {
+        {
             let mut del = Sql::new(dialect);
             del.push("DELETE FROM ")
                 .ident(&crate::storage::join_table(class.as_str(), field))
                 .push(" WHERE \"owningId\" = ");
             del.bind(Bind::Text(id.as_str().to_string()));
-            wtx.tx.execute(&del).await?;
+            wtx.tx().await?.execute(&del).await?;
         }
     }
     Ok(())

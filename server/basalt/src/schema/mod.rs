@@ -103,6 +103,23 @@ impl Schemas {
             .remove(class);
     }
 
+    /// The cached schema if it already has `fields` with these types (the common case: no
+    /// transaction needed); `None` if the schema must grow; 111 on a type mismatch.
+    pub fn cached(
+        &self,
+        class: &str,
+        fields: &[(String, FieldType)],
+    ) -> ApiResult<Option<Arc<ClassSchema>>> {
+        let Some(s) = self.get(class) else {
+            return Ok(None);
+        };
+        check_types(&s, fields)?;
+        Ok(fields
+            .iter()
+            .all(|(f, _)| s.fields.contains_key(f))
+            .then_some(s))
+    }
+
     /// Makes sure `class` exists with `fields` of these types, adding what is missing inside
     /// the caller's transaction, so a write that fails leaves the schema as it was. A field
     /// already of another type is error 111. Call [`Schemas::commit`] with the result once the
