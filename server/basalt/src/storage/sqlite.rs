@@ -83,6 +83,9 @@ fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "cache_size", -16000)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    // The bundled SQLite has STAT4, which recompiles a statement whenever a bound value of an
+    // indexed constraint changes — every get, measured at ~20% of its CPU. Plans stay stable.
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     register_regexp(&conn)?;
     Ok(conn)
 }
