@@ -23,13 +23,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // At least two workers: SQLite statements run on the worker that issues them, and a long
-    // scan should hold up one worker's tasks, not every request.
-    let workers = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .max(2);
+    // One worker per core (tokio's default; TOKIO_WORKER_THREADS overrides it).
     let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
         .enable_all()
         .build()
     {
