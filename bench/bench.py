@@ -150,6 +150,12 @@ def run_server(name, start, seconds, results):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def pg_quiet():
+    """Flushes PostgreSQL's dirty buffers so each run starts from the same state."""
+    psql("postgres", "CHECKPOINT")
+    time.sleep(2)
+
+
 def fresh_pg_db(name):
     psql("postgres", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     psql("postgres", f"CREATE DATABASE {name}")
@@ -244,21 +250,26 @@ def main():
         print("startup (SQLite, 20 runs)", flush=True)
         results["startup"] = startup()
         print(f"  {results['startup']}", flush=True)
+    # SQLite first: PostgreSQL's checkpointer and autovacuum work off the PostgreSQL runs'
+    # writes for minutes afterwards, on the same two cores.
+    if "basalt-sqlite" in todo:
+        print("basalt on SQLite", flush=True)
+        run_server("basalt-sqlite", start_basalt_sqlite, args.seconds, results)
     if "basalt-pg" in todo:
         print("basalt on PostgreSQL", flush=True)
+        pg_quiet()
         run_server("basalt-pg", start_basalt_pg, args.seconds, results)
     if "parse" in todo:
         if not os.path.exists(ORACLE):
             print(f"  Parse Server not benchmarked: {ORACLE} is missing", flush=True)
         else:
             print("parse-server 9 on PostgreSQL", flush=True)
+            pg_quiet()
             run_server("parse", start_parse, args.seconds, results)
     if "pgbench" in todo:
         print("pgbench ceiling (Basalt's statements)", flush=True)
+        pg_quiet()
         results["pgbench"] = pgbench_ceiling(args.seconds)
-    if "basalt-sqlite" in todo:
-        print("basalt on SQLite", flush=True)
-        run_server("basalt-sqlite", start_basalt_sqlite, args.seconds, results)
 
     if "basalt-pg" in results and "parse" in results:
         print("\nworkload   basalt-pg req/s  parse req/s   ratio   basalt p50/p99 ms   parse p50/p99 ms   pgbench   basalt/pgbench")
