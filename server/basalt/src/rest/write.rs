@@ -773,31 +773,20 @@ pub async fn update_in(
         }
     }
     for (field, op) in relation_ops {
-        match op {
-            Op::AddRelation(ids) => {
-                change_relations(
-                    wtx.tx().await?,
-                    class.as_str(),
-                    field,
-                    id.as_str(),
-                    ids,
-                    true,
-                )
-                .await?
-            }
-            Op::RemoveRelation(ids) => {
-                change_relations(
-                    wtx.tx().await?,
-                    class.as_str(),
-                    field,
-                    id.as_str(),
-                    ids,
-                    false,
-                )
-                .await?
-            }
-            _ => {}
-        }
+        let (ids, add) = match op {
+            Op::AddRelation(ids) => (ids, true),
+            Op::RemoveRelation(ids) => (ids, false),
+            _ => continue,
+        };
+        change_relations(
+            wtx.tx().await?,
+            class.as_str(),
+            field,
+            id.as_str(),
+            ids,
+            add,
+        )
+        .await?;
     }
     echo.insert("updatedAt".into(), Value::from(format_date(&updated_at)));
     Ok(Value::Object(echo))
