@@ -129,12 +129,7 @@ impl Compiler<'_> {
                 sql.push("EXISTS (SELECT 1 FROM json_each(")
                     .column(alias, column)
                     .push(") p WHERE p.value IN (");
-                for (i, p) in perms.iter().enumerate() {
-                    if i > 0 {
-                        sql.push(", ");
-                    }
-                    sql.bind(Bind::Text(p.clone()));
-                }
+                sql.bind_list(perms.iter().map(|v| Bind::Text(v.clone())));
                 sql.push("))");
             }
         }
@@ -511,12 +506,7 @@ impl Compiler<'_> {
             .push(" IN (SELECT j.\"owningId\" FROM ");
         sql.ident(&join_table(&schema.class_name, name))
             .push(" j WHERE j.\"relatedId\" IN (");
-        for (i, id) in ids.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind(Bind::Text(id.clone()));
-        }
+        sql.bind_list(ids.iter().map(|v| Bind::Text(v.clone())));
         sql.push("))");
     }
 
@@ -769,12 +759,7 @@ impl Compiler<'_> {
                     sql.push("1=0");
                 } else {
                     sql.column(alias, name).push(" IN (");
-                    for (i, b) in binds.into_iter().enumerate() {
-                        if i > 0 {
-                            sql.push(", ");
-                        }
-                        sql.bind(b);
-                    }
+                    sql.bind_list(binds);
                     sql.push(")");
                 }
             }

@@ -60,6 +60,17 @@ impl Sql {
         n
     }
 
+    /// Appends `?1, ?2, …` for each value, in order (the inside of an `IN (…)`).
+    pub fn bind_list(&mut self, binds: impl IntoIterator<Item = Bind>) -> &mut Self {
+        for (i, b) in binds.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(b);
+        }
+        self
+    }
+
     /// Appends a placeholder for an already bound value.
     pub fn placeholder(&mut self, n: usize) -> &mut Self {
         let p = match self.dialect {

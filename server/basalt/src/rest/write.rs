@@ -561,12 +561,7 @@ async fn change_relations(
             .push(" WHERE \"owningId\" = ");
         sql.bind(Bind::Text(owner.to_string()));
         sql.push(" AND \"relatedId\" IN (");
-        for (i, id) in ids.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind(Bind::Text(id.clone()));
-        }
+        sql.bind_list(ids.iter().map(|v| Bind::Text(v.clone())));
         sql.push(")");
     }
     tx.execute(&sql).await?;
