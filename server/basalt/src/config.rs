@@ -61,6 +61,15 @@ pub struct Options {
     #[serde(alias = "masterKeyIps")]
     pub master_key_ips: Option<String>,
 
+    /// A second master key that reads everything and writes nothing [env: BASALT_READ_ONLY_MASTER_KEY, PARSE_SERVER_READ_ONLY_MASTER_KEY]
+    #[arg(
+        long = "read-only-master-key",
+        visible_alias = "readOnlyMasterKey",
+        value_name = "KEY"
+    )]
+    #[serde(alias = "readOnlyMasterKey")]
+    pub read_only_master_key: Option<String>,
+
     /// JavaScript key; when any client key is set, requests must carry one of them [env: BASALT_JAVASCRIPT_KEY, PARSE_SERVER_JAVASCRIPT_KEY]
     #[arg(
         long = "javascript-key",
@@ -162,6 +171,15 @@ pub struct Options {
     #[serde(alias = "maxBatchSize")]
     pub max_batch_size: Option<usize>,
 
+    /// Seconds a session lasts after login or sign-up [env: BASALT_SESSION_LENGTH, PARSE_SERVER_SESSION_LENGTH] [default: 31536000, one year]
+    #[arg(
+        long = "session-length",
+        visible_alias = "sessionLength",
+        value_name = "SECONDS"
+    )]
+    #[serde(alias = "sessionLength")]
+    pub session_length: Option<u64>,
+
     /// Let clients without the master key create classes by saving to them [env: BASALT_ALLOW_CLIENT_CLASS_CREATION, PARSE_SERVER_ALLOW_CLIENT_CLASS_CREATION] [default: false, as Parse Server 9]
     #[arg(long = "allow-client-class-creation", visible_alias = "allowClientClassCreation", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     #[serde(alias = "allowClientClassCreation")]
@@ -176,6 +194,8 @@ pub struct Config {
     /// Set when the master key was generated at this start (print it once).
     pub generated_master_key: bool,
     pub master_key_ips: Vec<IpRange>,
+    pub read_only_master_key: Option<String>,
+    pub session_length: std::time::Duration,
     pub client_keys: ClientKeys,
     pub database: DatabaseUri,
     pub host: String,
@@ -311,6 +331,17 @@ impl Options {
                 env,
                 &["BASALT_MASTER_KEY_IPS", "PARSE_SERVER_MASTER_KEY_IPS"],
             ),
+            read_only_master_key: env_any(
+                env,
+                &[
+                    "BASALT_READ_ONLY_MASTER_KEY",
+                    "PARSE_SERVER_READ_ONLY_MASTER_KEY",
+                ],
+            ),
+            session_length: parse_env(
+                env,
+                &["BASALT_SESSION_LENGTH", "PARSE_SERVER_SESSION_LENGTH"],
+            )?,
             javascript_key: env_any(
                 env,
                 &["BASALT_JAVASCRIPT_KEY", "PARSE_SERVER_JAVASCRIPT_KEY"],
@@ -354,6 +385,8 @@ impl Options {
             app_id: self.app_id.or(other.app_id),
             master_key: self.master_key.or(other.master_key),
             master_key_ips: self.master_key_ips.or(other.master_key_ips),
+            read_only_master_key: self.read_only_master_key.or(other.read_only_master_key),
+            session_length: self.session_length.or(other.session_length),
             javascript_key: self.javascript_key.or(other.javascript_key),
             rest_api_key: self.rest_api_key.or(other.rest_api_key),
             client_key: self.client_key.or(other.client_key),
@@ -494,6 +527,18 @@ impl Config {
             Some(s) => parse_size(s).map_err(|e| format!("--maxUploadSize: {e}"))?,
             None => 20 << 20,
         };
+        let read_only_master_key = match o.read_only_master_key.clone() {
+            Some(k) if k.is_empty() => return Err("--readOnlyMasterKey must not be empty".into()),
+            Some(k) if k == master_key => {
+                return Err("--readOnlyMasterKey must differ from --masterKey".into());
+            }
+            other => other,
+        };
+        let session_length = match o.session_length {
+            Some(0) => return Err("--sessionLength must be at least 1 second".into()),
+            Some(n) => std::time::Duration::from_secs(n),
+            None => std::time::Duration::from_secs(365 * 24 * 3600),
+        };
         let max_limit = o.max_limit.unwrap_or(1000);
         if max_limit == 0 {
             return Err("--max-limit must be at least 1".into());
@@ -503,6 +548,8 @@ impl Config {
             master_key,
             generated_master_key,
             master_key_ips,
+            read_only_master_key,
+            session_length,
             client_keys: ClientKeys {
                 javascript: o.javascript_key.clone(),
                 rest: o.rest_api_key.clone(),

@@ -1,8 +1,10 @@
-//! Application state shared by every request: configuration, storage and the schema cache.
+//! Application state shared by every request: configuration, storage, the schema cache and the
+//! session cache.
 
 use std::ops::Deref;
 use std::sync::Arc;
 
+use crate::auth::session::Sessions;
 use crate::config::Config;
 use crate::schema::Schemas;
 use crate::storage::Storage;
@@ -11,6 +13,7 @@ pub struct Inner {
     pub config: Config,
     pub storage: Storage,
     pub schemas: Schemas,
+    pub sessions: Sessions,
 }
 
 #[derive(Clone)]
@@ -45,6 +48,7 @@ impl AppState {
             config,
             storage,
             schemas,
+            sessions: Sessions::default(),
         })))
     }
 }

@@ -98,6 +98,40 @@ impl Sql {
         self.ident(name)
     }
 
+    /// The text at a key path inside a JSON column, written as the expression indexes on it
+    /// use: `json_extract("c", '$.a.b')` / `("c" -> 'a' ->> 'b')`. For fixed paths only: keys
+    /// are written into the text, so anything but letters, digits and `_` is dropped.
+    pub fn json_text(&mut self, column: &str, path: &[&str]) -> &mut Self {
+        let clean = |k: &str| -> String {
+            k.chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect()
+        };
+        match self.dialect {
+            Dialect::Sqlite => {
+                self.push("json_extract(").ident(column).push(", '$");
+                for k in path {
+                    self.text.push('.');
+                    self.text.push_str(&clean(k));
+                }
+                self.push("')")
+            }
+            Dialect::Postgres => {
+                self.push("(").ident(column);
+                for (i, k) in path.iter().enumerate() {
+                    self.push(if i + 1 == path.len() {
+                        " ->> '"
+                    } else {
+                        " -> '"
+                    });
+                    self.text.push_str(&clean(k));
+                    self.text.push('\'');
+                }
+                self.push(")")
+            }
+        }
+    }
+
     /// A finite float written into the text (geo constants); NaN and infinities never get here.
     pub fn float(&mut self, f: f64) -> &mut Self {
         let f = if f.is_finite() { f } else { 0.0 };

@@ -169,6 +169,39 @@ impl Filter {
         parse_where(where_, 0, &mut budget)
     }
 
+    /// Every field of this class the filter constrains (the first segment of each key),
+    /// through `$and`/`$or`/`$nor`; sub-queries' own fields belong to their class and are not
+    /// listed. `$relatedTo` constrains through another class's relation and names none here.
+    pub fn fields(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        self.collect_fields(&mut out);
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    fn collect_fields<'a>(&'a self, out: &mut Vec<&'a str>) {
+        match self {
+            Filter::All | Filter::RelatedTo { .. } => {}
+            Filter::And(fs) | Filter::Or(fs) | Filter::Nor(fs) => {
+                fs.iter().for_each(|f| f.collect_fields(out));
+            }
+            Filter::Cmp { key, .. }
+            | Filter::In { key, .. }
+            | Filter::ContainsAll { key, .. }
+            | Filter::ContainedBy { key, .. }
+            | Filter::Exists { key, .. }
+            | Filter::Regex { key, .. }
+            | Filter::Near { key, .. }
+            | Filter::WithinBox { key, .. }
+            | Filter::WithinPolygon { key, .. }
+            | Filter::WithinSphere { key, .. }
+            | Filter::PolygonContains { key, .. }
+            | Filter::InQuery { key, .. }
+            | Filter::Select { key, .. } => out.push(key.field.as_str()),
+        }
+    }
+
     /// The `$nearSphere` in this filter, if any: results are sorted by its distance.
     pub fn near(&self) -> Option<(&KeyPath, GeoPoint)> {
         match self {

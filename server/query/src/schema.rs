@@ -189,8 +189,13 @@ impl ClassSchema {
 
     /// The body `/schemas/:className` answers with.
     pub fn to_json(&self) -> Value {
-        let fields: serde_json::Map<String, Value> = self
-            .fields
+        let mut fields = self.fields.clone();
+        if let Some((after, name)) = virtual_field(&self.class_name)
+            && let Some(i) = fields.get_index_of(after)
+        {
+            fields.shift_insert(i + 1, name.to_string(), FieldType::String);
+        }
+        let fields: serde_json::Map<String, Value> = fields
             .iter()
             .map(|(k, t)| {
                 let mut def = t.to_json();
@@ -219,6 +224,17 @@ impl ClassSchema {
             out["indexes"] = Value::Object(idx);
         }
         out
+    }
+}
+
+/// A field Parse lists in a system class's schema but that is never stored as a column:
+/// `_User.password` (kept as a hash in `_hashed_password`) and `_Session.sessionToken` (kept as
+/// a hash in `_token_hash`), with the field it is listed after. Queries and reads never see it.
+pub fn virtual_field(class: &str) -> Option<(&'static str, &'static str)> {
+    match class {
+        "_User" => Some(("username", "password")),
+        "_Session" => Some(("installationId", "sessionToken")),
+        _ => None,
     }
 }
 
@@ -273,6 +289,9 @@ impl ClassSchema {
         let mut s = ClassSchema::new(class_name);
         if let Some(fields) = v.get("fields").and_then(Value::as_object) {
             for (name, def) in fields {
+                if virtual_field(class_name).is_some_and(|(_, v)| v == name) {
+                    continue;
+                }
                 s.fields.insert(name.clone(), FieldType::from_json(def)?);
                 if let Some(o) = FieldOptions::from_json(def) {
                     s.field_options.insert(name.clone(), o);

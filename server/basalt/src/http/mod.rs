@@ -50,6 +50,10 @@ pub async fn serve(
 /// or the envelope) and the JSON body.
 pub struct Ctx {
     pub auth: Auth,
+    /// The method the request stands for (after the envelope's `_method`).
+    pub method: axum::http::Method,
+    /// `X-Parse-Installation-Id` / `_InstallationId`.
+    pub installation_id: Option<String>,
     pub params: Map<String, Value>,
     body: Option<Value>,
     body_error: Option<ApiError>,
@@ -75,11 +79,18 @@ impl Ctx {
         self.body.as_ref()
     }
 
+    /// Master-key-only routes. The read-only master key passes for reads and is refused (119)
+    /// for anything else.
     pub fn require_master(&self) -> ApiResult<()> {
-        if self.auth.is_master() {
-            Ok(())
-        } else {
-            Err(ApiError::master_required())
+        match self.auth {
+            Auth::Master => Ok(()),
+            Auth::ReadOnlyMaster if self.method == axum::http::Method::GET => Ok(()),
+            Auth::ReadOnlyMaster => self.auth.check_writable(match self.method.as_str() {
+                "DELETE" => "delete",
+                "PUT" => "update",
+                _ => "create",
+            }),
+            _ => Err(ApiError::master_required()),
         }
     }
 }
@@ -116,7 +127,12 @@ impl FromRequestParts<AppState> for Ctx {
             return Err(ApiError::unauthorized());
         }
         let master = header("x-parse-master-key").or_else(|| env.master_key.clone());
-        let is_master = master.is_some_and(|k| ct_eq(&k, &cfg.master_key));
+        let read_only = master.as_deref().is_some_and(|k| {
+            cfg.read_only_master_key
+                .as_deref()
+                .is_some_and(|ro| ct_eq(k, ro))
+        });
+        let is_master = read_only || master.is_some_and(|k| ct_eq(&k, &cfg.master_key));
         let auth = if is_master {
             let ip = parts
                 .extensions
@@ -126,7 +142,11 @@ impl FromRequestParts<AppState> for Ctx {
                 tracing::warn!(?ip, "master key used from an address not in --masterKeyIps");
                 return Err(ApiError::unauthorized());
             }
-            Auth::Master
+            if read_only {
+                Auth::ReadOnlyMaster
+            } else {
+                Auth::Master
+            }
         } else {
             let keys = &cfg.client_keys;
             if keys.any_configured() {
@@ -155,12 +175,20 @@ impl FromRequestParts<AppState> for Ctx {
             Auth::Public
         };
         let session = header("x-parse-session-token").or_else(|| env.session_token.clone());
-        if session.is_some() && !auth.is_master() {
-            // Sessions come with users; until then no token can be valid.
-            return Err(ApiError::with_code(209, "Invalid session token"));
-        }
+        // With a master key the token is ignored, as in Parse; otherwise a token that does not
+        // resolve is refused outright rather than treated as the public.
+        let auth = match session {
+            Some(token) if !auth.reads_everything() => {
+                Auth::User(state.sessions.resolve(&state.storage, &token).await?)
+            }
+            _ => auth,
+        };
+        let installation_id =
+            header("x-parse-installation-id").or_else(|| env.installation_id.clone());
         Ok(Ctx {
             auth,
+            method: parts.method.clone(),
+            installation_id,
             params: data.params,
             body: data.body,
             body_error: data.body_error,

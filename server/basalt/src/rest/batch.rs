@@ -47,6 +47,24 @@ fn route(state: &AppState, req: &Value) -> ApiResult<SubRequest> {
         ("PUT", ["classes", c, id]) => Route::Update(ClassName::parse(c)?, ObjectId::parse(id)?),
         ("DELETE", ["classes", c, id]) => Route::Delete(ClassName::parse(c)?, ObjectId::parse(id)?),
         ("GET", ["classes", c, id]) => Route::Get(ClassName::parse(c)?, ObjectId::parse(id)?),
+        ("POST", [r]) if system_router(r).is_some() => {
+            Route::Create(system_router(r).ok_or_else(unroutable)?)
+        }
+        ("GET", [r]) if system_router(r).is_some() => {
+            Route::Find(system_router(r).ok_or_else(unroutable)?)
+        }
+        ("PUT", [r, id]) if system_router(r).is_some() => Route::Update(
+            system_router(r).ok_or_else(unroutable)?,
+            ObjectId::parse(id)?,
+        ),
+        ("DELETE", [r, id]) if system_router(r).is_some() => Route::Delete(
+            system_router(r).ok_or_else(unroutable)?,
+            ObjectId::parse(id)?,
+        ),
+        ("GET", [r, id]) if system_router(r).is_some() && *id != "me" => Route::Get(
+            system_router(r).ok_or_else(unroutable)?,
+            ObjectId::parse(id)?,
+        ),
         ("GET", ["schemas"]) => Route::Schemas(None),
         ("GET", ["schemas", c]) => Route::Schemas(Some(ClassName::parse(c)?)),
         _ => return Err(unroutable()),
@@ -55,6 +73,17 @@ fn route(state: &AppState, req: &Value) -> ApiResult<SubRequest> {
         route,
         body: req.get("body").cloned().unwrap_or_else(|| json!({})),
     })
+}
+
+/// The class behind Parse's routers for system classes (`/users`, `/roles`, `/sessions`).
+fn system_router(segment: &str) -> Option<ClassName> {
+    let class = match segment {
+        "users" => "_User",
+        "roles" => "_Role",
+        "sessions" => "_Session",
+        _ => return None,
+    };
+    ClassName::parse(class).ok()
 }
 
 fn params(body: &Value) -> Map<String, Value> {
@@ -77,7 +106,7 @@ async fn run(
             .map(|_| json!({})),
         Route::Get(c, id) => find::get(state, auth, c, id, &params(&sub.body)).await,
         Route::Schemas(class) => {
-            if !auth.is_master() {
+            if !auth.reads_everything() {
                 return Err(ApiError::master_required());
             }
             match class {

@@ -37,7 +37,7 @@ async fn load(state: &AppState) -> ApiResult<(Map<String, Value>, Map<String, Va
 /// `GET /config`.
 pub async fn get(state: &AppState, auth: &Auth) -> ApiResult<Value> {
     let (mut params, mut master_only) = load(state).await?;
-    if !auth.is_master() {
+    if !auth.reads_everything() {
         master_only.retain(|k, v| {
             let hidden = v.as_bool() == Some(true);
             if hidden {

@@ -40,7 +40,9 @@ pub async fn upload(
     raw: &[u8],
     content_type: Option<&str>,
 ) -> ApiResult<Upload> {
-    if !auth.is_master() {
+    // Parse 9's default: logged-in users and the master key upload, the public does not.
+    auth.check_writable("create")?;
+    if !auth.is_master() && auth.user().is_none() {
         return Err(ApiError::with_code(
             130,
             "File upload by public is disabled.",

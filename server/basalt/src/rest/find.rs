@@ -113,7 +113,7 @@ fn readable_schema(
 ) -> ApiResult<Option<Arc<ClassSchema>>> {
     match state.schemas.get(class.as_str()) {
         Some(s) => Ok(Some(s)),
-        None if auth.is_master() || state.config.allow_client_class_creation => Ok(None),
+        None if auth.reads_everything() || state.config.allow_client_class_creation => Ok(None),
         None => Err(ApiError::forbidden("Permission denied")),
     }
 }
@@ -130,21 +130,50 @@ pub async fn find(
             count: opts.count.then_some(0),
         });
     };
+    let mut conditions = Vec::new();
     if opts.count {
-        clp::check(&schema, clp::Op::Count, auth)?;
+        conditions.extend(clp::check(&schema, clp::Op::Count, auth)?.filter(auth));
     }
     if opts.limit > 0 || !opts.count {
-        clp::check(
-            &schema,
-            if opts.by_id {
-                clp::Op::Get
-            } else {
-                clp::Op::Find
-            },
-            auth,
-        )?;
+        let op = if opts.by_id {
+            clp::Op::Get
+        } else {
+            clp::Op::Find
+        };
+        conditions.extend(clp::check(&schema, op, auth)?.filter(auth));
     }
-    let mut hidden = clp::protected_fields(&schema, auth);
+    conditions.extend(system_class_condition(class.as_str(), auth)?);
+    let filter_with;
+    let filter = if conditions.is_empty() {
+        &opts.filter
+    } else {
+        conditions.insert(0, opts.filter.clone());
+        filter_with = Filter::And(conditions);
+        &filter_with
+    };
+    let protected = clp::protected_fields(&schema, auth);
+    refuse_protected(state, auth, &protected, &opts.filter)?;
+    if let Some(order) = &opts.order {
+        let sorts_protected = order
+            .split(',')
+            .map(|k| k.trim().trim_start_matches('-'))
+            .any(|k| {
+                protected
+                    .iter()
+                    .any(|p| p == k.split('.').next().unwrap_or(k))
+            });
+        if sorts_protected {
+            return Err(ApiError::forbidden("Permission denied"));
+        }
+    }
+    // A user sees all of itself: its own row keeps the fields hidden from others, which are
+    // then removed row by row instead of left out of the SQL.
+    let per_row = class.as_str() == "_User" && auth.user().is_some();
+    let mut hidden = if per_row {
+        Vec::new()
+    } else {
+        protected.clone()
+    };
     hidden.extend(opts.exclude_keys.iter().cloned());
     let perms = auth.perms();
     let compiler = Compiler {
@@ -162,7 +191,7 @@ pub async fn find(
         sql.push("SELECT ");
         projection.select_list(&mut sql, "t0");
         sql.push(" FROM ").ident(class.as_str()).push(" t0 WHERE ");
-        compiler.where_clause(&schema, &opts.filter, 0, &mut sql)?;
+        compiler.where_clause(&schema, filter, 0, &mut sql)?;
         compiler.order_by(&schema, opts.order.as_deref(), opts.filter.near(), &mut sql)?;
         sql.push(" LIMIT ");
         sql.bind(Bind::Int(i64::try_from(opts.limit).unwrap_or(i64::MAX)));
@@ -173,6 +202,12 @@ pub async fn find(
             .into_iter()
             .map(|r| Value::Object(projection.object(r, true)))
             .collect();
+        if class.as_str() == "_User" {
+            let strip = if per_row { protected.as_slice() } else { &[] };
+            objects
+                .iter_mut()
+                .for_each(|o| user_privacy(o, auth, strip));
+        }
         include(
             state,
             auth,
@@ -189,7 +224,7 @@ pub async fn find(
         sql.push("SELECT COUNT(*) FROM ")
             .ident(class.as_str())
             .push(" t0 WHERE ");
-        compiler.where_clause(&schema, &opts.filter, 0, &mut sql)?;
+        compiler.where_clause(&schema, filter, 0, &mut sql)?;
         match state
             .storage
             .fetch(&sql, &[Col::Int])
@@ -204,6 +239,76 @@ pub async fn find(
         None
     };
     Ok(FindResult { results, count })
+}
+
+/// The rule a system class adds to every non-master read: a client reads only its own
+/// sessions (and must be logged in to read any).
+fn system_class_condition(class: &str, auth: &Auth) -> ApiResult<Option<Filter>> {
+    if class != "_Session" || auth.reads_everything() {
+        return Ok(None);
+    }
+    let Some(user) = auth.user() else {
+        return Err(crate::auth::session::invalid_token());
+    };
+    Ok(Some(Filter::Cmp {
+        key: KeyPath {
+            field: "user".into(),
+            path: vec![],
+        },
+        op: CmpOp::Eq,
+        value: serde_json::json!({"__type": "Pointer", "className": "_User", "objectId": user.user_id}),
+    }))
+}
+
+/// A user's `authData`, and the fields in `protected`, are shown only to itself and the master
+/// key.
+fn user_privacy(obj: &mut Value, auth: &Auth, protected: &[String]) {
+    if auth.reads_everything() {
+        return;
+    }
+    let own = obj.get("objectId").and_then(Value::as_str) == auth.user_id();
+    if !own && let Some(o) = obj.as_object_mut() {
+        o.remove("authData");
+        for f in protected {
+            o.remove(f);
+        }
+    }
+}
+
+/// Parse refuses (119) a query that constrains a field hidden from the caller, here or in a
+/// sub-query on another class: matching on it would reveal it one guess at a time.
+fn refuse_protected(
+    state: &AppState,
+    auth: &Auth,
+    protected: &[String],
+    filter: &Filter,
+) -> ApiResult<()> {
+    if filter
+        .fields()
+        .iter()
+        .any(|f| protected.iter().any(|p| p == f))
+    {
+        return Err(ApiError::forbidden("Permission denied"));
+    }
+    let mut subs = Vec::new();
+    sub_queries(filter, &mut subs);
+    for sub in subs {
+        if let Some(inner) = state.schemas.get(&sub.class_name) {
+            let inner_protected = clp::protected_fields(&inner, auth);
+            refuse_protected(state, auth, &inner_protected, &sub.filter)?;
+        }
+    }
+    Ok(())
+}
+
+fn sub_queries<'a>(filter: &'a Filter, out: &mut Vec<&'a basalt_query::filter::SubQuery>) {
+    match filter {
+        Filter::And(fs) | Filter::Or(fs) | Filter::Nor(fs) => {
+            fs.iter().for_each(|f| sub_queries(f, out));
+        }
+        Filter::InQuery { query, .. } | Filter::Select { query, .. } => out.push(query),
+        _ => {}
+    }
 }
 
 /// Reads one object; a missing or unreadable one is 101.
@@ -289,9 +394,13 @@ async fn include(
             let Some(target) = state.schemas.get(&class) else {
                 continue;
             };
-            if !clp::allows(&target, clp::Op::Get, auth) {
+            let Ok(access) = clp::check(&target, clp::Op::Get, auth) else {
                 continue;
-            }
+            };
+            let Ok(extra) = system_class_condition(&class, auth) else {
+                continue;
+            };
+            let conditions: Vec<Filter> = access.filter(auth).into_iter().chain(extra).collect();
             let projection = Projection::new(
                 &state.files_base(),
                 &target,
@@ -299,13 +408,20 @@ async fn include(
                 &clp::protected_fields(&target, auth),
             );
             for chunk in ids.chunks(500) {
-                let filter = Filter::In {
+                let by_id = Filter::In {
                     key: KeyPath {
                         field: "objectId".into(),
                         path: vec![],
                     },
                     values: chunk.iter().map(|i| Value::String(i.clone())).collect(),
                     negate: false,
+                };
+                let filter = if conditions.is_empty() {
+                    by_id
+                } else {
+                    let mut all = vec![by_id];
+                    all.extend(conditions.iter().cloned());
+                    Filter::And(all)
                 };
                 let mut sql = Sql::new(compiler.dialect);
                 sql.push("SELECT ");
@@ -319,6 +435,14 @@ async fn include(
                         .and_then(Value::as_str)
                         .unwrap_or_default()
                         .to_string();
+                    if class == "_User" {
+                        let mut v = Value::Object(obj);
+                        user_privacy(&mut v, auth, &[]);
+                        obj = match v {
+                            Value::Object(o) => o,
+                            _ => Map::new(),
+                        };
+                    }
                     obj.insert("__type".into(), Value::from("Object"));
                     obj.insert("className".into(), Value::from(class.clone()));
                     found.insert((class.clone(), id), Value::Object(obj));

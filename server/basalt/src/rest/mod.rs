@@ -8,7 +8,10 @@ pub mod codec;
 pub mod config;
 pub mod files;
 pub mod find;
+pub mod roles;
 pub mod schemas;
+pub mod sessions;
+pub mod users;
 pub mod write;
 
 use serde_json::{Map, Value};

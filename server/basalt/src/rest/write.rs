@@ -51,6 +51,21 @@ pub struct WriteTx {
     /// `/batch` with `transaction: true`: every statement joins one transaction.
     whole: bool,
     ensured: Vec<Ensured>,
+    /// What the session cache must learn once this commits.
+    effects: Vec<Effect>,
+    /// The client's installation id, recorded on sessions it opens.
+    pub installation_id: Option<String>,
+}
+
+/// A change to sessions or roles, applied to the session cache after commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// A session was revoked (by its token hash).
+    SessionRevoked(String),
+    /// A user's sessions were revoked (deleted, or its password changed).
+    UserSessionsRevoked(String),
+    /// A role or its membership changed.
+    RolesChanged,
 }
 
 impl WriteTx {
@@ -60,6 +75,15 @@ impl WriteTx {
             tx: None,
             whole: false,
             ensured: Vec::new(),
+            effects: Vec::new(),
+            installation_id: None,
+        }
+    }
+
+    /// Records what the session cache must learn once this commits.
+    pub fn after_commit(&mut self, effect: Effect) {
+        if !self.effects.contains(&effect) {
+            self.effects.push(effect);
         }
     }
 
@@ -76,7 +100,7 @@ impl WriteTx {
     }
 
     /// The open transaction, begun now if there is none.
-    async fn tx(&mut self) -> ApiResult<&mut Tx> {
+    pub async fn tx(&mut self) -> ApiResult<&mut Tx> {
         if self.tx.is_none() {
             self.tx = Some(self.storage.begin().await?);
         }
@@ -86,7 +110,7 @@ impl WriteTx {
     }
 
     /// A statement that is the request's only write: autocommitted unless a transaction is open.
-    async fn execute_alone(&mut self, sql: &Sql) -> ApiResult<u64> {
+    pub async fn execute_alone(&mut self, sql: &Sql) -> ApiResult<u64> {
         match self.tx.as_mut() {
             Some(tx) => Ok(tx.execute(sql).await?),
             None => Ok(self.storage.execute(sql).await?),
@@ -128,6 +152,13 @@ impl WriteTx {
         }
         for e in &self.ensured {
             state.schemas.commit(e);
+        }
+        for e in self.effects {
+            match e {
+                Effect::SessionRevoked(hash) => state.sessions.forget(&hash),
+                Effect::UserSessionsRevoked(user) => state.sessions.forget_user(&user),
+                Effect::RolesChanged => state.sessions.roles_changed(),
+            }
         }
         Ok(())
     }
@@ -374,10 +405,16 @@ pub struct Created {
     pub created_at: DateTime<Utc>,
     /// Values of fields changed by operators, which Parse echoes in the response.
     pub echo: Map<String, Value>,
+    /// Sign-up with `authData` of a user who already exists logs that user in: the answer is
+    /// this body with 200 instead of a 201.
+    pub existing: Option<Value>,
 }
 
 impl Created {
     pub fn body(&self) -> Value {
+        if let Some(existing) = &self.existing {
+            return existing.clone();
+        }
         let mut out = self.echo.clone();
         out.insert("objectId".into(), Value::from(self.object_id.clone()));
         out.insert(
@@ -401,12 +438,44 @@ pub async fn create(
     Ok(created)
 }
 
+/// Columns a system class stores beside the fields of a body, and a chosen objectId.
+#[derive(Debug, Default)]
+pub struct Extra {
+    pub object_id: Option<String>,
+    /// Columns no client field maps to (`_hashed_password`).
+    pub hidden: Vec<(String, Bind)>,
+}
+
+/// Creates an object. System classes add their rules first: `_User` is a sign-up, `_Role`
+/// names are checked, `_Session` is opened for the caller.
 pub async fn create_in(
     state: &AppState,
     auth: &Auth,
     wtx: &mut WriteTx,
     class: &ClassName,
     body: &Value,
+) -> ApiResult<Created> {
+    auth.check_writable("create")?;
+    match class.as_str() {
+        "_User" => super::users::create(state, auth, wtx, body).await,
+        "_Session" => super::sessions::create(state, auth, wtx, body).await,
+        "_Role" => {
+            super::roles::check_create(body)?;
+            wtx.after_commit(Effect::RolesChanged);
+            insert(state, auth, wtx, class, body, Extra::default()).await
+        }
+        _ => insert(state, auth, wtx, class, body, Extra::default()).await,
+    }
+}
+
+/// The generic create: CLP, schema growth, defaults and required fields, one `INSERT`.
+pub async fn insert(
+    state: &AppState,
+    auth: &Auth,
+    wtx: &mut WriteTx,
+    class: &ClassName,
+    body: &Value,
+    extra: Extra,
 ) -> ApiResult<Created> {
     let existing = state.schemas.get(class.as_str());
     if let Some(s) = &existing {
@@ -422,7 +491,7 @@ pub async fn create_in(
         )
         .await?;
 
-    let object_id = new_object_id();
+    let object_id = extra.object_id.unwrap_or_else(new_object_id);
     let created_at = now();
     let dialect = wtx.dialect();
     let mut cols: Vec<(String, Option<Bind>)> = vec![
@@ -468,6 +537,9 @@ pub async fn create_in(
     for (field, obj) in nested {
         let ty = field_type(&schema, &field)?;
         cols.push((field.clone(), encode(&field, ty, &obj)?));
+    }
+    for (col, bind) in extra.hidden {
+        cols.push((col, Some(bind)));
     }
     // Defaults fill fields the body left out (and are echoed); required fields must be set.
     for (field, opts) in &schema.field_options {
@@ -520,6 +592,7 @@ pub async fn create_in(
         object_id,
         created_at,
         echo,
+        existing: None,
     })
 }
 
@@ -568,8 +641,16 @@ async fn change_relations(
     Ok(())
 }
 
-/// Appends `AND <write ACL>` for the caller (nothing for the master key).
-fn write_acl(dialect: Dialect, state: &AppState, auth: &Auth, sql: &mut Sql) {
+/// Appends `AND <write ACL>` for the caller (nothing for the master key), and the pointer
+/// permission's condition when the class grants the write only through one.
+fn write_acl(
+    dialect: Dialect,
+    state: &AppState,
+    auth: &Auth,
+    schema: &ClassSchema,
+    access: &clp::Access,
+    sql: &mut Sql,
+) -> ApiResult<()> {
     if let Some(perms) = auth.perms() {
         let c = Compiler {
             dialect,
@@ -578,7 +659,12 @@ fn write_acl(dialect: Dialect, state: &AppState, auth: &Auth, sql: &mut Sql) {
         };
         sql.push(" AND ");
         c.perms_overlap("t0", "_wperm", &perms, sql);
+        if let Some(filter) = access.filter(auth) {
+            sql.push(" AND ");
+            c.where_clause(schema, &filter, 0, sql)?;
+        }
     }
+    Ok(())
 }
 
 /// `PUT /classes/:className/:objectId`: answers `{updatedAt}` plus operator results.
@@ -595,6 +681,8 @@ pub async fn update(
     Ok(out)
 }
 
+/// Updates an object. System classes add their rules first: a user changes only itself,
+/// a role keeps its name, a session is not changed by clients.
 pub async fn update_in(
     state: &AppState,
     auth: &Auth,
@@ -603,10 +691,33 @@ pub async fn update_in(
     id: &ObjectId,
     body: &Value,
 ) -> ApiResult<Value> {
+    auth.check_writable("update")?;
+    match class.as_str() {
+        "_User" => super::users::update(state, auth, wtx, id, body).await,
+        "_Session" => super::sessions::update(state, auth, wtx, id, body).await,
+        "_Role" => {
+            super::roles::check_update(body)?;
+            wtx.after_commit(Effect::RolesChanged);
+            modify(state, auth, wtx, class, id, body, Vec::new()).await
+        }
+        _ => modify(state, auth, wtx, class, id, body, Vec::new()).await,
+    }
+}
+
+/// The generic update; `hidden` sets columns no client field maps to.
+pub async fn modify(
+    state: &AppState,
+    auth: &Auth,
+    wtx: &mut WriteTx,
+    class: &ClassName,
+    id: &ObjectId,
+    body: &Value,
+    hidden: Vec<(String, Bind)>,
+) -> ApiResult<Value> {
     let Some(existing) = state.schemas.get(class.as_str()) else {
         return Err(ApiError::not_found());
     };
-    clp::check(&existing, clp::Op::Update, auth)?;
+    let access = clp::check(&existing, clp::Op::Update, auth)?;
     let changes = parse_changes(class, body)?;
     for (field, op) in &changes.ops {
         let clears = matches!(op, Op::Unset | Op::Set(Value::Null));
@@ -655,7 +766,7 @@ pub async fn update_in(
             .ident(class.as_str())
             .push(" t0 WHERE t0.\"objectId\" = ");
         sql.bind(Bind::Text(id.as_str().to_string()));
-        write_acl(dialect, state, auth, &mut sql);
+        write_acl(dialect, state, auth, &schema, &access, &mut sql)?;
         if dialect == Dialect::Postgres {
             sql.push(" FOR UPDATE");
         }
@@ -737,6 +848,10 @@ pub async fn update_in(
             Op::AddRelation(_) | Op::RemoveRelation(_) => relation_ops.push((field, op)),
         }
     }
+    for (col, bind) in hidden {
+        sql.push(", ").ident(&col).push(" = ");
+        sql.bind(bind);
+    }
     nested_fields.dedup();
     for field in nested_fields {
         let ty = field_type(&schema, field)?;
@@ -747,7 +862,7 @@ pub async fn update_in(
     }
     sql.push(" WHERE t0.\"objectId\" = ");
     sql.bind(Bind::Text(id.as_str().to_string()));
-    write_acl(dialect, state, auth, &mut sql);
+    write_acl(dialect, state, auth, &schema, &access, &mut sql)?;
     // SQLite's RETURNING cannot name the table alias.
     sql.push(" RETURNING \"objectId\"");
     for f in &returning {
@@ -799,7 +914,29 @@ pub async fn delete(
     wtx.commit(state).await
 }
 
+/// Deletes an object. Deleting a user ends its sessions; deleting a session revokes it;
+/// deleting a role changes everyone's role set.
 pub async fn delete_in(
+    state: &AppState,
+    auth: &Auth,
+    wtx: &mut WriteTx,
+    class: &ClassName,
+    id: &ObjectId,
+) -> ApiResult<()> {
+    auth.check_writable("delete")?;
+    match class.as_str() {
+        "_User" => super::users::delete(state, auth, wtx, id).await,
+        "_Session" => super::sessions::delete(state, auth, wtx, id).await,
+        "_Role" => {
+            wtx.after_commit(Effect::RolesChanged);
+            remove(state, auth, wtx, class, id).await
+        }
+        _ => remove(state, auth, wtx, class, id).await,
+    }
+}
+
+/// The generic delete: CLP, write ACL, then the object's relation links.
+pub async fn remove(
     state: &AppState,
     auth: &Auth,
     wtx: &mut WriteTx,
@@ -809,14 +946,14 @@ pub async fn delete_in(
     let Some(schema) = state.schemas.get(class.as_str()) else {
         return Err(ApiError::not_found());
     };
-    clp::check(&schema, clp::Op::Delete, auth)?;
+    let access = clp::check(&schema, clp::Op::Delete, auth)?;
     let dialect = wtx.dialect();
     let mut sql = Sql::new(dialect);
     sql.push("DELETE FROM ")
         .ident(class.as_str())
         .push(" AS t0 WHERE t0.\"objectId\" = ");
     sql.bind(Bind::Text(id.as_str().to_string()));
-    write_acl(dialect, state, auth, &mut sql);
+    write_acl(dialect, state, auth, &schema, &access, &mut sql)?;
     let relations: Vec<&String> = schema
         .fields
         .iter()

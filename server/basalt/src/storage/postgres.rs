@@ -26,6 +26,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "files",
         include_str!("../../../../migrations/postgres/0002_files.sql"),
     ),
+    (
+        3,
+        "users",
+        include_str!("../../../../migrations/postgres/0003_users.sql"),
+    ),
 ];
 /// An arbitrary constant naming Basalt's migration lock.
 const MIGRATION_LOCK: i64 = 0x6261_7361_6c74;

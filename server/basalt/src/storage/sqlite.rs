@@ -36,6 +36,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "files",
         include_str!("../../../../migrations/sqlite/0002_files.sql"),
     ),
+    (
+        3,
+        "users",
+        include_str!("../../../../migrations/sqlite/0003_users.sql"),
+    ),
 ];
 
 /// How often the checkpointer copies the WAL back into the database.

@@ -1,4 +1,5 @@
-//! `/classes/:className[/:objectId]`.
+//! `/classes/:className[/:objectId]`, and the same handlers under the routers Parse gives
+//! system classes their own paths for (`/users`, `/roles`, `/sessions`, `/installations`).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -9,6 +10,7 @@ use serde_json::{Value, json};
 use crate::error::ApiResult;
 use crate::http::Ctx;
 use crate::ids::{ClassName, ObjectId};
+use crate::rest::write::WriteTx;
 use crate::rest::{find as rest_find, write};
 use crate::state::AppState;
 
@@ -17,9 +19,12 @@ pub async fn find(
     Path(class): Path<String>,
     ctx: Ctx,
 ) -> ApiResult<Json<Value>> {
-    let class = ClassName::parse(&class)?;
+    find_in(&state, &ClassName::parse(&class)?, &ctx).await
+}
+
+pub async fn find_in(state: &AppState, class: &ClassName, ctx: &Ctx) -> ApiResult<Json<Value>> {
     let opts = rest_find::FindOptions::from_params(&ctx.params, state.config.max_limit)?;
-    let r = rest_find::find(&state, &ctx.auth, &class, &opts).await?;
+    let r = rest_find::find(state, &ctx.auth, class, &opts).await?;
     let mut out = json!({ "results": r.results });
     if let Some(n) = r.count {
         out["count"] = Value::from(n);
@@ -32,24 +37,53 @@ pub async fn get(
     Path((class, id)): Path<(String, String)>,
     ctx: Ctx,
 ) -> ApiResult<Json<Value>> {
-    let (class, id) = (ClassName::parse(&class)?, ObjectId::parse(&id)?);
+    get_in(&state, &ClassName::parse(&class)?, &id, &ctx).await
+}
+
+pub async fn get_in(
+    state: &AppState,
+    class: &ClassName,
+    id: &str,
+    ctx: &Ctx,
+) -> ApiResult<Json<Value>> {
+    let id = ObjectId::parse(id)?;
     Ok(Json(
-        rest_find::get(&state, &ctx.auth, &class, &id, &ctx.params).await?,
+        rest_find::get(state, &ctx.auth, class, &id, &ctx.params).await?,
     ))
 }
 
 pub async fn create(
     State(state): State<AppState>,
     Path(class): Path<String>,
-    mut ctx: Ctx,
+    ctx: Ctx,
 ) -> ApiResult<Response> {
-    let class = ClassName::parse(&class)?;
+    create_in(&state, &ClassName::parse(&class)?, ctx, "classes").await
+}
+
+/// Creates and answers 201 with `Location` (under `path`, e.g. `users`), or 200 when the
+/// create logged in an existing user.
+pub async fn create_in(
+    state: &AppState,
+    class: &ClassName,
+    mut ctx: Ctx,
+    path: &str,
+) -> ApiResult<Response> {
     let body = ctx.body()?;
-    let created = write::create(&state, &ctx.auth, &class, &body).await?;
-    let location = format!(
-        "{}/classes/{}/{}",
-        state.config.server_url, class, created.object_id
-    );
+    let mut wtx = WriteTx::new(state);
+    wtx.installation_id = ctx.installation_id.clone();
+    let created = write::create_in(state, &ctx.auth, &mut wtx, class, &body).await?;
+    wtx.commit(state).await?;
+    if created.existing.is_some() {
+        return Ok((StatusCode::OK, Json(created.body())).into_response());
+    }
+    let location = if path == "classes" {
+        format!(
+            "{}/classes/{}/{}",
+            state.config.server_url, class, created.object_id
+        )
+    } else {
+        format!("{}/{path}/{}", state.config.server_url, created.object_id)
+    };
     let mut res = (StatusCode::CREATED, Json(created.body())).into_response();
     if let Ok(v) = HeaderValue::from_str(&location) {
         res.headers_mut().insert(header::LOCATION, v);
@@ -60,13 +94,24 @@ pub async fn create(
 pub async fn update(
     State(state): State<AppState>,
     Path((class, id)): Path<(String, String)>,
+    ctx: Ctx,
+) -> ApiResult<Json<Value>> {
+    update_in(&state, &ClassName::parse(&class)?, &id, ctx).await
+}
+
+pub async fn update_in(
+    state: &AppState,
+    class: &ClassName,
+    id: &str,
     mut ctx: Ctx,
 ) -> ApiResult<Json<Value>> {
-    let (class, id) = (ClassName::parse(&class)?, ObjectId::parse(&id)?);
+    let id = ObjectId::parse(id)?;
     let body = ctx.body()?;
-    Ok(Json(
-        write::update(&state, &ctx.auth, &class, &id, &body).await?,
-    ))
+    let mut wtx = WriteTx::new(state);
+    wtx.installation_id = ctx.installation_id.clone();
+    let out = write::update_in(state, &ctx.auth, &mut wtx, class, &id, &body).await?;
+    wtx.commit(state).await?;
+    Ok(Json(out))
 }
 
 pub async fn delete(
@@ -74,7 +119,16 @@ pub async fn delete(
     Path((class, id)): Path<(String, String)>,
     ctx: Ctx,
 ) -> ApiResult<Json<Value>> {
-    let (class, id) = (ClassName::parse(&class)?, ObjectId::parse(&id)?);
-    write::delete(&state, &ctx.auth, &class, &id).await?;
+    delete_in(&state, &ClassName::parse(&class)?, &id, &ctx).await
+}
+
+pub async fn delete_in(
+    state: &AppState,
+    class: &ClassName,
+    id: &str,
+    ctx: &Ctx,
+) -> ApiResult<Json<Value>> {
+    let id = ObjectId::parse(id)?;
+    write::delete(state, &ctx.auth, class, &id).await?;
     Ok(Json(json!({})))
 }

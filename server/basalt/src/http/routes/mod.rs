@@ -7,6 +7,7 @@ mod config;
 mod files;
 mod health;
 mod schemas;
+mod users;
 
 use axum::Router;
 use axum::http::{StatusCode, Uri};
@@ -26,6 +27,34 @@ pub fn router() -> Router<AppState> {
             get(classes::get)
                 .put(classes::update)
                 .delete(classes::delete),
+        )
+        .route("/users", get(users::user::find).post(users::user::create))
+        .route("/users/me", get(users::me))
+        .route(
+            "/users/{object_id}",
+            get(users::user::get)
+                .put(users::user::update)
+                .delete(users::user::delete),
+        )
+        .route("/login", get(users::login).post(users::login))
+        .route("/logout", post(users::logout))
+        .route(
+            "/sessions",
+            get(users::session::find).post(users::session::create),
+        )
+        .route("/sessions/me", get(users::session_me))
+        .route(
+            "/sessions/{object_id}",
+            get(users::session::get)
+                .put(users::session::update)
+                .delete(users::session::delete),
+        )
+        .route("/roles", get(users::role::find).post(users::role::create))
+        .route(
+            "/roles/{object_id}",
+            get(users::role::get)
+                .put(users::role::update)
+                .delete(users::role::delete),
         )
         .route("/batch", post(batch::batch))
         .route("/aggregate/{class_name}", get(aggregate::aggregate))

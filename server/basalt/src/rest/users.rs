@@ -1,0 +1,442 @@
+//! `_User`: sign-up, login, logout, `/users/me`, and the rules every write to a user follows
+//! whichever route it came by (`/users`, `/classes/_User`, `/batch`).
+//!
+//! - A password is hashed (argon2id, off the runtime) into `_hashed_password`; `password` is
+//!   never stored as a field and never answered.
+//! - Username and email are unique ignoring case (202 / 203); an email must look like one (125).
+//! - A user changes and deletes only itself unless the master key is used (206).
+//! - A new user's ACL, unless given, lets only the user itself read and write it (Parse 9).
+//! - Changing a password ends every session of the user; a user changing its own password
+//!   gets a new session in the answer.
+//! - `authData.anonymous` signs up an anonymous user, or logs in the one with that id.
+
+use basalt_query::{Bind, Sql};
+use serde_json::{Map, Value, json};
+
+use super::sessions;
+use super::write::{self, Created, Effect, Extra, WriteTx};
+use crate::auth::Auth;
+use crate::auth::password::{self, Verified};
+use crate::error::{ApiError, ApiResult, Code};
+use crate::ids::{ClassName, ObjectId, new_object_id, random_token};
+use crate::state::AppState;
+use crate::storage::{Cell, Col};
+
+const USER: &str = "_User";
+
+fn user_class() -> ClassName {
+    ClassName::parse(USER).unwrap_or_else(|_| unreachable!("_User is a valid class name"))
+}
+
+pub fn invalid_login() -> ApiError {
+    ApiError::new(Code::ObjectNotFound, "Invalid username/password.")
+}
+
+/// A non-empty string field of the body, `Some("")` counts as missing.
+fn string_field<'a>(body: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    body.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+fn check_email(email: &str) -> ApiResult<()> {
+    // Parse's rule: something, an @, something.
+    match email.split_once('@') {
+        Some((local, domain)) if !local.is_empty() && !domain.is_empty() => Ok(()),
+        _ => Err(ApiError::new(
+            Code::InvalidEmailAddress,
+            "Email address format is invalid.",
+        )),
+    }
+}
+
+/// 202 / 203 when another user has this username / email, ignoring case.
+async fn check_unique(
+    state: &AppState,
+    wtx: &mut WriteTx,
+    field: &str,
+    value: &str,
+    except: Option<&str>,
+) -> ApiResult<()> {
+    let mut sql = Sql::new(state.storage.dialect());
+    sql.push("SELECT \"objectId\" FROM \"_User\" WHERE lower(")
+        .ident(field)
+        .push(") = lower(");
+    sql.bind(Bind::Text(value.to_string()));
+    sql.push(")");
+    if let Some(id) = except {
+        sql.push(" AND \"objectId\" <> ");
+        sql.bind(Bind::Text(id.to_string()));
+    }
+    sql.push(" LIMIT 1");
+    if wtx.tx().await?.fetch(&sql, &[Col::Text]).await?.is_empty() {
+        return Ok(());
+    }
+    Err(if field == "email" {
+        ApiError::new(
+            Code::EmailTaken,
+            "Account already exists for this email address.",
+        )
+    } else {
+        ApiError::new(
+            Code::UsernameTaken,
+            "Account already exists for this username.",
+        )
+    })
+}
+
+/// The anonymous id of `authData`, or `None` without `authData`. Providers other than
+/// `anonymous` need an adapter Basalt does not have yet: 252.
+fn anonymous_id(body: &Map<String, Value>) -> ApiResult<Option<String>> {
+    let Some(auth_data) = body.get("authData").filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let providers = auth_data
+        .as_object()
+        .ok_or_else(|| ApiError::new(Code::IncorrectType, "authData must be an object"))?;
+    let mut anon = None;
+    for (provider, data) in providers {
+        if data.is_null() {
+            continue;
+        }
+        if provider != "anonymous" {
+            return Err(ApiError::new(
+                Code::UnsupportedService,
+                "This authentication method is unsupported.",
+            ));
+        }
+        let id = data
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ApiError::new(Code::ObjectNotFound, "Anonymous auth requires an id."))?;
+        anon = Some(id.to_string());
+    }
+    Ok(anon)
+}
+
+/// The user whose `authData.anonymous.id` is `id`.
+async fn find_anonymous(
+    state: &AppState,
+    wtx: &mut WriteTx,
+    id: &str,
+) -> ApiResult<Option<String>> {
+    let mut sql = Sql::new(state.storage.dialect());
+    sql.push("SELECT \"objectId\" FROM \"_User\" WHERE ");
+    sql.json_text("authData", &["anonymous", "id"]);
+    sql.push(" = ");
+    sql.bind(Bind::Text(id.to_string()));
+    let rows = wtx.tx().await?.fetch(&sql, &[Col::Text]).await?;
+    Ok(rows
+        .into_iter()
+        .next()
+        .and_then(|r| match r.into_iter().next() {
+            Some(Cell::Text(id)) => Some(id),
+            _ => None,
+        }))
+}
+
+/// Sign-up (`POST /users`, `POST /classes/_User`, or in a batch).
+pub async fn create(
+    state: &AppState,
+    auth: &Auth,
+    wtx: &mut WriteTx,
+    body: &Value,
+) -> ApiResult<Created> {
+    let mut body = body
+        .as_object()
+        .cloned()
+        .ok_or_else(|| ApiError::invalid_json("request body must be a JSON object"))?;
+    body.remove("sessionToken");
+    // The user and its first session are written together.
+    wtx.tx().await?;
+    let anonymous = anonymous_id(&body)?;
+    if let Some(anon) = &anonymous {
+        if let Some(existing) = find_anonymous(state, wtx, anon).await? {
+            let opened = sessions::open(state, wtx, &existing, "login", "anonymous").await?;
+            let mut user = read_user(state, &existing).await?;
+            user.insert("sessionToken".into(), Value::from(opened.token));
+            return Ok(Created {
+                object_id: existing,
+                created_at: chrono::Utc::now(),
+                echo: Map::new(),
+                existing: Some(Value::Object(user)),
+            });
+        }
+        if string_field(&body, "username").is_none() {
+            body.insert("username".into(), Value::from(random_token(25)));
+        }
+    } else {
+        if string_field(&body, "username").is_none() {
+            return Err(ApiError::new(
+                Code::UsernameMissing,
+                "bad or missing username",
+            ));
+        }
+        if string_field(&body, "password").is_none() {
+            return Err(ApiError::new(Code::PasswordMissing, "password is required"));
+        }
+    }
+    let hidden = match body.remove("password") {
+        Some(Value::String(p)) if !p.is_empty() => {
+            vec![(
+                "_hashed_password".to_string(),
+                Bind::Text(password::hash(p).await?),
+            )]
+        }
+        None | Some(Value::Null) => Vec::new(),
+        Some(_) => {
+            return Err(ApiError::new(Code::PasswordMissing, "password is required"));
+        }
+    };
+    if let Some(username) = body.get("username") {
+        let username = username
+            .as_str()
+            .ok_or_else(|| ApiError::new(Code::UsernameMissing, "bad or missing username"))?;
+        check_unique(state, wtx, "username", username, None).await?;
+    }
+    if let Some(email) = body.get("email").filter(|v| !v.is_null()) {
+        let email = email.as_str().ok_or_else(|| {
+            ApiError::new(
+                Code::InvalidEmailAddress,
+                "Email address format is invalid.",
+            )
+        })?;
+        check_email(email)?;
+        check_unique(state, wtx, "email", email, None).await?;
+    }
+    let object_id = new_object_id();
+    if !body.contains_key("ACL") {
+        body.insert(
+            "ACL".into(),
+            json!({ object_id.clone(): {"read": true, "write": true} }),
+        );
+    }
+    let mut created = write::insert(
+        state,
+        auth,
+        wtx,
+        &user_class(),
+        &Value::Object(body),
+        Extra {
+            object_id: Some(object_id.clone()),
+            hidden,
+        },
+    )
+    .await?;
+    let provider = if anonymous.is_some() {
+        "anonymous"
+    } else {
+        "password"
+    };
+    let opened = sessions::open(state, wtx, &object_id, "signup", provider).await?;
+    created
+        .echo
+        .insert("sessionToken".into(), Value::from(opened.token));
+    Ok(created)
+}
+
+/// A user may change and delete only itself, unless the master key is used.
+fn check_self(auth: &Auth, id: &ObjectId) -> ApiResult<()> {
+    if auth.is_master() || auth.user_id() == Some(id.as_str()) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        Code::SessionMissing,
+        format!("Cannot modify user {}.", id.as_str()),
+    ))
+}
+
+pub async fn update(
+    state: &AppState,
+    auth: &Auth,
+    wtx: &mut WriteTx,
+    id: &ObjectId,
+    body: &Value,
+) -> ApiResult<Value> {
+    check_self(auth, id)?;
+    let mut body = body
+        .as_object()
+        .cloned()
+        .ok_or_else(|| ApiError::invalid_json("request body must be a JSON object"))?;
+    body.remove("sessionToken");
+    let mut hidden = Vec::new();
+    let new_password = match body.remove("password") {
+        None => None,
+        Some(Value::String(p)) if !p.is_empty() => Some(p),
+        Some(_) => {
+            return Err(ApiError::new(Code::PasswordMissing, "password is required"));
+        }
+    };
+    if let Some(p) = &new_password {
+        hidden.push((
+            "_hashed_password".to_string(),
+            Bind::Text(password::hash(p.clone()).await?),
+        ));
+    }
+    if let Some(username) = body.get("username") {
+        let username = username
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ApiError::new(Code::UsernameMissing, "bad or missing username"))?;
+        check_unique(state, wtx, "username", username, Some(id.as_str())).await?;
+    }
+    if let Some(email) = body.get("email").filter(|v| !v.is_null()) {
+        let email = email.as_str().ok_or_else(|| {
+            ApiError::new(
+                Code::InvalidEmailAddress,
+                "Email address format is invalid.",
+            )
+        })?;
+        check_email(email)?;
+        check_unique(state, wtx, "email", email, Some(id.as_str())).await?;
+    }
+    anonymous_id(&body)?;
+    let mut out = write::modify(
+        state,
+        auth,
+        wtx,
+        &user_class(),
+        id,
+        &Value::Object(body),
+        hidden,
+    )
+    .await?;
+    if new_password.is_some() {
+        // Every session of the user ends; a user changing its own password stays logged in
+        // with a new one.
+        sessions::revoke_user(state, wtx, id.as_str()).await?;
+        if !auth.is_master()
+            && let Some(obj) = out.as_object_mut()
+        {
+            let opened = sessions::open(state, wtx, id.as_str(), "update", "password").await?;
+            obj.insert("sessionToken".into(), Value::from(opened.token));
+        }
+    }
+    Ok(out)
+}
+
+pub async fn delete(
+    state: &AppState,
+    auth: &Auth,
+    wtx: &mut WriteTx,
+    id: &ObjectId,
+) -> ApiResult<()> {
+    check_self(auth, id)?;
+    wtx.tx().await?;
+    write::remove(state, auth, wtx, &user_class(), id).await?;
+    sessions::revoke_user(state, wtx, id.as_str()).await?;
+    // Role memberships of a deleted user are dropped with it.
+    let mut sql = Sql::new(state.storage.dialect());
+    sql.push("DELETE FROM \"_Join:users:_Role\" WHERE \"relatedId\" = ");
+    sql.bind(Bind::Text(id.as_str().to_string()));
+    wtx.tx().await?.execute(&sql).await?;
+    wtx.after_commit(Effect::RolesChanged);
+    Ok(())
+}
+
+/// A user as it sees itself: every field but the password.
+pub async fn read_user(state: &AppState, id: &str) -> ApiResult<Map<String, Value>> {
+    let obj = super::find::get(
+        state,
+        &Auth::Master,
+        &user_class(),
+        &ObjectId::parse(id)?,
+        &Map::new(),
+    )
+    .await?;
+    match obj {
+        Value::Object(o) => Ok(o),
+        _ => Err(ApiError::not_found()),
+    }
+}
+
+/// `POST /login` and `GET /login`: username (or email) and password.
+pub async fn login(
+    state: &AppState,
+    auth: &Auth,
+    installation_id: Option<String>,
+    params: &Map<String, Value>,
+) -> ApiResult<Value> {
+    auth.check_writable("create")?;
+    let username = string_field(params, "username");
+    let email = string_field(params, "email");
+    let (field, value) = match (username, email) {
+        (Some(u), _) => ("username", u),
+        (None, Some(e)) => ("email", e),
+        (None, None) => {
+            return Err(ApiError::new(
+                Code::UsernameMissing,
+                "username/email is required.",
+            ));
+        }
+    };
+    let Some(pw) = string_field(params, "password") else {
+        return Err(ApiError::new(
+            Code::PasswordMissing,
+            "password is required.",
+        ));
+    };
+    let mut sql = Sql::new(state.storage.dialect());
+    sql.push("SELECT \"objectId\", \"_hashed_password\" FROM \"_User\" WHERE ")
+        .ident(field)
+        .push(" = ");
+    sql.bind(Bind::Text(value.to_string()));
+    let row = state
+        .storage
+        .fetch(&sql, &[Col::Text, Col::Text])
+        .await?
+        .into_iter()
+        .next();
+    let (user_id, stored) = match row.map(|r| {
+        let mut it = r.into_iter();
+        (it.next(), it.next())
+    }) {
+        Some((Some(Cell::Text(id)), Some(Cell::Text(hash)))) => (id, hash),
+        _ => {
+            password::verify_nobody(pw.to_string()).await?;
+            return Err(invalid_login());
+        }
+    };
+    let mut wtx = WriteTx::new(state);
+    wtx.installation_id = installation_id;
+    match password::verify(pw.to_string(), stored).await? {
+        Verified::No => return Err(invalid_login()),
+        Verified::Yes => {}
+        Verified::YesRehash(new) => {
+            let mut sql = Sql::new(state.storage.dialect());
+            sql.push("UPDATE \"_User\" SET \"_hashed_password\" = ");
+            sql.bind(Bind::Text(new));
+            sql.push(" WHERE \"objectId\" = ");
+            sql.bind(Bind::Text(user_id.clone()));
+            wtx.tx().await?.execute(&sql).await?;
+        }
+    }
+    let opened = sessions::open(state, &mut wtx, &user_id, "login", "password").await?;
+    wtx.commit(state).await?;
+    let mut user = read_user(state, &user_id).await?;
+    user.insert("sessionToken".into(), Value::from(opened.token));
+    Ok(Value::Object(user))
+}
+
+/// `GET /users/me`.
+pub async fn me(state: &AppState, auth: &Auth) -> ApiResult<Value> {
+    let Some(u) = auth.user() else {
+        return Err(crate::auth::session::invalid_token());
+    };
+    let mut user = read_user(state, &u.user_id)
+        .await
+        .map_err(|_| crate::auth::session::invalid_token())?;
+    user.insert("sessionToken".into(), Value::from(u.token.clone()));
+    Ok(Value::Object(user))
+}
+
+/// `POST /logout`: ends the caller's session.
+pub async fn logout(state: &AppState, auth: &Auth) -> ApiResult<()> {
+    let Some(u) = auth.user() else {
+        return Ok(());
+    };
+    let mut wtx = WriteTx::new(state);
+    sessions::revoke(state, &mut wtx, &u.session_id).await?;
+    wtx.commit(state).await
+}
