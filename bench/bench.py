@@ -7,7 +7,12 @@ core 1; PostgreSQL is shared and unpinned. Workloads at concurrency 32: create, 
 (where on two fields + order + limit=20 over 50,000 objects), update (Increment). The ceiling is
 pgbench running the same statements Basalt sends, at the same concurrency.
 
-    bench/run [--seconds 10] [--only basalt-pg,parse,basalt-sqlite,pgbench,startup]
+Then, as logged-in users (issue 3): login, and create/get/query on a second class of 50,000
+objects spread over 200 owners, each readable and writable by its owner alone (per-user ACLs),
+with every request carrying one owner's session token. "ACL cost" compares these with the
+public workloads of the same server.
+
+    bench/run [--seconds 10] [--only basalt-pg,parse,basalt-sqlite,pgbench,startup] [--no-users]
 """
 import argparse, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
 
@@ -16,7 +21,9 @@ BENCH = os.path.join(ROOT, "bench")
 PG = os.environ.get("BASALT_BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 ORACLE = os.path.join(ROOT, "..", "shared", "oracle", "parse-server.sh")
 CLASS = "BenchItem"
+PRIVATE = "BenchPrivate"
 OBJECTS = 50_000
+OWNERS = 200
 CONCURRENCY = 32
 APP, MASTER, REST = "bench", "benchmaster", "benchrest"
 
@@ -31,9 +38,11 @@ def psql(db, sql):
     subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", f"{PG}/{db}", "-c", sql], check=True, capture_output=True)
 
 
-def http(method, url, body=None, master=True, timeout=60):
+def http(method, url, body=None, master=True, timeout=60, token=None):
     headers = {"X-Parse-Application-Id": APP, "Content-Type": "application/json"}
     headers["X-Parse-Master-Key" if master else "X-Parse-REST-API-Key"] = MASTER if master else REST
+    if token:
+        headers["X-Parse-Session-Token"] = token
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method, headers=headers)
     with urllib.request.urlopen(req, timeout=timeout) as r:
@@ -107,9 +116,39 @@ def seed(server, ids_file):
         f.write("\n".join(ids[:5000]) + "\n")
 
 
-def wrk(server, mode, seconds, ids_file):
+def seed_users(server, pairs_file):
+    """OWNERS users (password "pw-<n>"), then 50,000 objects of PRIVATE, object i owned by user
+    i % OWNERS with an ACL naming that user alone. Writes "token objectId username userId" lines:
+    the first 5,000 objects with their owner's session token."""
+    base = server.base
+    mount = "/" + base.split("/", 3)[3]
+    http("POST", f"{base}/schemas/{PRIVATE}", {"className": PRIVATE, "fields": {
+        "score": {"type": "Number"}, "category": {"type": "String"}, "name": {"type": "String"}, "n": {"type": "Number"}}})
+    http("PUT", f"{base}/schemas/{PRIVATE}", {"indexes": {"category_score": {"category": 1, "score": -1}}})
+    users = []
+    for u in range(OWNERS):
+        r = http("POST", f"{base}/users", {"username": f"owner{u}", "password": f"pw-{u}"}, master=False)
+        users.append((r["objectId"], r["sessionToken"], f"owner{u}"))
+    lines = []
+    for start in range(0, OBJECTS, 500):
+        reqs = []
+        for i in range(start, min(start + 500, OBJECTS)):
+            uid = users[i % OWNERS][0]
+            reqs.append({"method": "POST", "path": f"{mount}/classes/{PRIVATE}",
+                         "body": {"score": (i * 7919) % 1000, "category": f"c{i % 10}", "name": f"item{i}", "n": 0,
+                                  "ACL": {uid: {"read": True, "write": True}}}})
+        for i, r in zip(range(start, start + 500), http("POST", f"{base}/batch", {"requests": reqs})):
+            if len(lines) < 5000:
+                uid, token, name = users[i % OWNERS]
+                lines.append(f"{token} {r['success']['objectId']} {name} {uid}")
+    with open(pairs_file, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def wrk(server, mode, seconds, ids_file, cls=CLASS):
     env = {**os.environ, "BENCH_MODE": mode, "BENCH_APP": APP, "BENCH_REST_KEY": REST, "BENCH_IDS": ids_file,
-           "BENCH_PATH": "/" + server.base.split("/", 3)[3] + f"/classes/{CLASS}"}
+           "BENCH_PATH": "/" + server.base.split("/", 3)[3] + f"/classes/{cls}",
+           "BENCH_MOUNT": "/" + server.base.split("/", 3)[3]}
     out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", f"-c{CONCURRENCY}", f"-d{seconds}s", "--latency",
                           "-s", os.path.join(BENCH, "workload.lua"), server.base.rsplit("/", 1)[0]],
                          capture_output=True, text=True, env=env, check=True).stdout
@@ -126,7 +165,7 @@ def wrk(server, mode, seconds, ids_file):
 PG_DATABASES = {"basalt-pg": "basalt_bench", "parse": "parse_bench"}
 
 
-def run_server(name, start, seconds, results):
+def run_server(name, start, seconds, results, users=True):
     tmp = tempfile.mkdtemp(prefix=f"bench-{name}-")
     ids_file = os.path.join(tmp, "ids.txt")
     server = start(tmp)
@@ -141,13 +180,26 @@ def run_server(name, start, seconds, results):
         row = {"idle_rss_mb": round(idle / 1024, 1)}
         for mode in ["create", "get", "query", "update"]:
             row[mode] = wrk(server, mode, seconds, ids_file)
-            print(f"  {mode:7} {row[mode]['rps']:>9.0f} req/s  p50 {row[mode]['p50_ms']:.2f} ms  p99 {row[mode]['p99_ms']:.2f} ms"
-                  + (f"  ({row[mode]['errors']} errors)" if row[mode]["errors"] else ""), flush=True)
+            report(mode, row[mode])
+        if users:
+            pairs_file = os.path.join(tmp, "pairs.txt")
+            print(f"  seeding {OWNERS} users and {OBJECTS} objects with per-user ACLs…", flush=True)
+            seed_users(server, pairs_file)
+            if name in PG_DATABASES:
+                psql(PG_DATABASES[name], "ANALYZE")
+            for mode in ["login", "user-create", "user-get", "user-query"]:
+                row[mode] = wrk(server, mode, seconds, pairs_file, cls=PRIVATE)
+                report(mode, row[mode])
         row["peak_rss_mb"] = round(rss_kb(server.proc.pid, "VmHWM") / 1024, 1)
         results[name] = row
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def report(mode, r):
+    print(f"  {mode:11} {r['rps']:>9.0f} req/s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms"
+          + (f"  ({r['errors']} errors)" if r["errors"] else ""), flush=True)
 
 
 def pg_quiet():
@@ -243,7 +295,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--only", default="startup,basalt-pg,parse,pgbench,basalt-sqlite")
+    ap.add_argument("--no-users", action="store_true", help="skip the logged-in (per-user ACL) workloads")
     args = ap.parse_args()
+    users = not args.no_users
     todo = args.only.split(",")
     results = {"seconds": args.seconds, "concurrency": CONCURRENCY, "objects": OBJECTS}
     if "startup" in todo:
@@ -254,18 +308,18 @@ def main():
     # writes for minutes afterwards, on the same two cores.
     if "basalt-sqlite" in todo:
         print("basalt on SQLite", flush=True)
-        run_server("basalt-sqlite", start_basalt_sqlite, args.seconds, results)
+        run_server("basalt-sqlite", start_basalt_sqlite, args.seconds, results, users)
     if "basalt-pg" in todo:
         print("basalt on PostgreSQL", flush=True)
         pg_quiet()
-        run_server("basalt-pg", start_basalt_pg, args.seconds, results)
+        run_server("basalt-pg", start_basalt_pg, args.seconds, results, users)
     if "parse" in todo:
         if not os.path.exists(ORACLE):
             print(f"  Parse Server not benchmarked: {ORACLE} is missing", flush=True)
         else:
             print("parse-server 9 on PostgreSQL", flush=True)
             pg_quiet()
-            run_server("parse", start_parse, args.seconds, results)
+            run_server("parse", start_parse, args.seconds, results, users)
     if "pgbench" in todo:
         print("pgbench ceiling (Basalt's statements)", flush=True)
         pg_quiet()
@@ -280,6 +334,14 @@ def main():
                   f"{p['p50_ms']:>6.2f}/{p['p99_ms']:<8.2f}  {ceil or 0:>8.0f}   {(b['rps'] / ceil * 100) if ceil else 0:>5.0f}%")
         print(f"memory MB  basalt idle {results['basalt-pg']['idle_rss_mb']} peak {results['basalt-pg']['peak_rss_mb']};"
               f"  parse idle {results['parse']['idle_rss_mb']} peak {results['parse']['peak_rss_mb']}")
+        if "login" in results["basalt-pg"] and "login" in results["parse"]:
+            print("\nlogged in    basalt-pg req/s  parse req/s   ratio   basalt p50/p99 ms   parse p50/p99 ms   ACL cost (basalt, vs public)")
+            for mode, public in [("login", None), ("user-create", "create"), ("user-get", "get"), ("user-query", "query")]:
+                b, p = results["basalt-pg"][mode], results["parse"][mode]
+                cost = f"{(1 - b['rps'] / results['basalt-pg'][public]['rps']) * 100:>5.0f}%" if public else "    -"
+                print(f"{mode:11} {b['rps']:>15.0f} {p['rps']:>12.0f} {b['rps'] / p['rps']:>7.1f}x   {b['p50_ms']:>6.2f}/{b['p99_ms']:<8.2f}   "
+                      f"{p['p50_ms']:>6.2f}/{p['p99_ms']:<8.2f}  {cost}")
+            print("password hashing: basalt argon2id (m=19456 KiB, t=2, p=1); parse-server bcrypt (cost 10)")
     os.makedirs(os.path.join(BENCH, "results"), exist_ok=True)
     path = os.path.join(BENCH, "results", time.strftime("%Y%m%d-%H%M%S") + ".json")
     with open(path, "w") as f:

@@ -3,9 +3,15 @@
 --   get:    GET /classes/<class>/<random id from BENCH_IDS>
 --   query:  GET /classes/<class>?where={category, score ≥ …}&order=-score&limit=20
 --   update: PUT /classes/<class>/<random id> with an Increment
+-- Logged in (BENCH_IDS holds "token objectId username userId" lines; each request is one owner's):
+--   login:       POST /login as a random owner
+--   user-create: POST with an ACL naming the owner
+--   user-get:    GET of one of the owner's objects
+--   user-query:  the query above, as the owner (sees only its own objects)
 local mode = os.getenv("BENCH_MODE")
 local base = os.getenv("BENCH_PATH")          -- e.g. /parse/classes/BenchItem
 local ids = {}
+local owners = {}
 
 wrk.headers["X-Parse-Application-Id"] = os.getenv("BENCH_APP")
 wrk.headers["X-Parse-REST-API-Key"] = os.getenv("BENCH_REST_KEY")
@@ -14,7 +20,14 @@ wrk.headers["Content-Type"] = "application/json"
 local function load_ids()
   local f = io.open(os.getenv("BENCH_IDS"), "r")
   if f then
-    for line in f:lines() do ids[#ids + 1] = line end
+    for line in f:lines() do
+      local token, id, name, uid = line:match("^(%S+) (%S+) (%S+) (%S+)$")
+      if token then
+        owners[#owners + 1] = { token = token, id = id, name = name, uid = uid }
+      else
+        ids[#ids + 1] = line
+      end
+    end
     f:close()
   end
 end
@@ -30,16 +43,37 @@ local function urlencode(s)
   return (s:gsub("[^%w%-_%.~]", function(c) return string.format("%%%02X", string.byte(c)) end))
 end
 
+local function query_path()
+  local where = string.format('{"category":"%s","score":{"$gte":%d}}', categories[math.random(#categories)], math.random(0, 900))
+  return base .. "?where=" .. urlencode(where) .. "&order=-score&limit=20"
+end
+
 function request()
-  if mode == "create" then
+  if mode == "login" then
+    local o = owners[math.random(#owners)]
+    local pw = "pw-" .. o.name:sub(6)
+    return wrk.format("POST", os.getenv("BENCH_MOUNT") .. "/login", nil,
+      string.format('{"username":"%s","password":"%s"}', o.name, pw))
+  elseif mode:sub(1, 5) == "user-" then
+    local o = owners[math.random(#owners)]
+    local h = { ["X-Parse-Session-Token"] = o.token }
+    if mode == "user-create" then
+      local body = string.format('{"score":%d,"category":"%s","name":"bench","n":0,"ACL":{"%s":{"read":true,"write":true}}}',
+        math.random(0, 999), categories[math.random(#categories)], o.uid)
+      return wrk.format("POST", base, h, body)
+    elseif mode == "user-get" then
+      return wrk.format("GET", base .. "/" .. o.id, h)
+    else
+      return wrk.format("GET", query_path(), h)
+    end
+  elseif mode == "create" then
     local body = string.format('{"score":%d,"category":"%s","name":"bench","n":0}',
       math.random(0, 999), categories[math.random(#categories)])
     return wrk.format("POST", base, nil, body)
   elseif mode == "get" then
     return wrk.format("GET", base .. "/" .. ids[math.random(#ids)])
   elseif mode == "query" then
-    local where = string.format('{"category":"%s","score":{"$gte":%d}}', categories[math.random(#categories)], math.random(0, 900))
-    return wrk.format("GET", base .. "?where=" .. urlencode(where) .. "&order=-score&limit=20")
+    return wrk.format("GET", query_path())
   elseif mode == "update" then
     return wrk.format("PUT", base .. "/" .. ids[math.random(#ids)], nil, '{"n":{"__op":"Increment","amount":1}}')
   end

@@ -93,21 +93,37 @@ test('duplicate role name: 400 {code:137}; a name differing only in case is a di
   assert.equal(other.status, 201);
 });
 
-test('the server does not validate role-name characters (the JS SDK does): "has space!" and "a-b" are accepted', async () => {
-  for (const name of [`has space! ${uniqueName('')}`, `a-b-${uniqueName('')}`]) {
+// Parse Server leaves role-name rules to the SDKs (code -1, client-side): its REST API accepts
+// any name and renames. A role's name is its identity in every ACL (`role:<name>`), so Basalt
+// enforces the SDKs' rules on the server: letters, digits, _, - and spaces (139), and no
+// renaming once saved (139). See ORACLE-NOTES.md.
+const INVALID_NAME = { code: 139, error: "A role's name can only contain alphanumeric characters, _, -, and spaces." };
+const NO_RENAME = { code: 139, error: "A role's name can only be set before it has been saved." };
+
+test('role-name characters: Parse accepts any name; Basalt refuses what the SDKs refuse (139)', async () => {
+  const ok = await r('POST', '/roles', { body: { name: `a-b_c d ${uniqueName('')}`, ACL: PUBLIC_READ }, master: true });
+  assert.equal(ok.status, 201, 'letters, digits, -, _ and spaces are fine everywhere');
+  for (const name of [`has space! ${uniqueName('')}`, `role:${uniqueName('')}`]) {
     const res = await r('POST', '/roles', { body: { name, ACL: PUBLIC_READ }, master: true });
-    assert.equal(res.status, 201, name);
+    if (target === 'oracle') assert.equal(res.status, 201, name);
+    else assert.deepEqual([res.status, res.body], [400, INVALID_NAME], name);
   }
 });
 
-test('the server lets a saved role be renamed (the JS SDK refuses client-side)', async () => {
+test('renaming a saved role: Parse allows it; Basalt refuses (139), the master key included', async () => {
   const name = uniqueName('Old_');
   const id = await createRole(r, name, { ACL: { '*': { read: true, write: true } } });
   const renamed = uniqueName('New_');
-  const res = await r('PUT', `/roles/${id}`, { body: { name: renamed } });
-  assert.equal(res.status, 200);
-  assert.deepEqual(Object.keys(res.body), ['updatedAt']);
-  assert.equal((await r('GET', `/roles/${id}`)).body.name, renamed);
+  for (const master of [false, true]) {
+    const res = await r('PUT', `/roles/${id}`, { body: { name: renamed }, master });
+    if (target === 'oracle') {
+      assert.equal(res.status, 200);
+      assert.deepEqual(Object.keys(res.body), ['updatedAt']);
+    } else {
+      assert.deepEqual([res.status, res.body], [400, NO_RENAME]);
+    }
+  }
+  assert.equal((await r('GET', `/roles/${id}`)).body.name, target === 'oracle' ? renamed : name);
 });
 
 test('users relation: AddRelation of users; find roles by member; $relatedTo lists members; wrong class → 111', async () => {

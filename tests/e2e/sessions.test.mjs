@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { startServer, rest } from '../lib/harness.mjs';
+import { startServer, rest, target } from '../lib/harness.mjs';
 import { OBJECT_ID, ISO, SESSION_TOKEN, uniqueName, withToken, signUp, logIn, find, ptr } from '../lib/util.mjs';
 
 let server, r;
@@ -18,11 +18,21 @@ const NF = { code: 101, error: 'Object not found.' };
 const NF_DELETE = { code: 101, error: 'Object not found for delete.' };
 const YEAR_MS = 365 * 24 * 3600 * 1000;
 
-/** The session (as master sees it) whose token is token. */
+/** The session whose token is token (as /sessions/me shows it to its holder), or undefined
+ * once it is gone. Basalt keeps only a hash of each token, so the master key cannot look a
+ * session up by its token there; /sessions/me works on both servers. */
 async function sessionOf(token) {
-  const res = await find(r, '_Session', { where: { sessionToken: token } }, { master: true });
+  const res = await withToken(r, token)('GET', '/sessions/me');
+  if (res.status === 400 && res.body.code === 209) return undefined;
   assert.equal(res.status, 200);
-  return res.body.results[0];
+  return res.body;
+}
+
+/** The tokens a session list shows. Parse shows every session's token to its user and to the
+ * master key; Basalt, which stores only hashes, shows a token only on the caller's current
+ * session. Compare lists by objectId, and tokens only where both servers have them. */
+async function idsOf(...tokens) {
+  return (await Promise.all(tokens.map(sessionOf))).map((s) => s.objectId).sort();
 }
 
 /** Checks objectId/createdAt/updatedAt/expiresAt shapes and returns the remaining fields. */
@@ -119,7 +129,12 @@ test('GET /sessions as a user lists only that user\'s sessions, each with its se
   const b = await signUp(r);
   const res = await a.as('GET', '/sessions');
   assert.equal(res.status, 200);
-  assert.deepEqual(res.body.results.map((s) => s.sessionToken).sort(), [a.token, a2.token].sort());
+  assert.deepEqual(res.body.results.map((s) => s.objectId).sort(), await idsOf(a.token, a2.token));
+  const mine = res.body.results.find((s) => s.sessionToken === a.token);
+  assert.ok(mine, 'the caller\'s own session carries its token');
+  const second = res.body.results.find((s) => s !== mine);
+  if (target === 'oracle') assert.equal(second.sessionToken, a2.token);
+  else assert.ok(!('sessionToken' in second), 'Basalt never shows another session\'s token');
   for (const s of res.body.results) assert.deepEqual(s.user, ptr('_User', a.id));
   const cnt = await a.as('GET', '/sessions?count=1&limit=0');
   assert.deepEqual(cnt.body, { results: [], count: 2 });
@@ -128,7 +143,7 @@ test('GET /sessions as a user lists only that user\'s sessions, each with its se
   assert.deepEqual(other.body, { results: [] });
   // /classes/_Session is the same thing
   const viaClasses = await a.as('GET', '/classes/_Session');
-  assert.deepEqual(viaClasses.body.results.map((s) => s.sessionToken).sort(), [a.token, a2.token].sort());
+  assert.deepEqual(viaClasses.body.results.map((s) => s.objectId).sort(), await idsOf(a.token, a2.token));
 });
 
 test('without a user, every /sessions and /classes/_Session read or delete is 400 {code:209,"Permission denied"}', async () => {
@@ -216,7 +231,9 @@ test('master lists any user\'s sessions (where user=…) and deletes any session
   const l = await logIn(r, u.username, u.password);
   const res = await find(r, '_Session', { where: { user: ptr('_User', u.id) }, order: 'createdAt' }, { master: true });
   assert.equal(res.status, 200);
-  assert.deepEqual(res.body.results.map((s) => s.sessionToken), [u.token, l.token]);
+  const [su, sl] = [await sessionOf(u.token), await sessionOf(l.token)];
+  assert.deepEqual(res.body.results.map((s) => s.objectId), [su.objectId, sl.objectId]);
+  if (target === 'oracle') assert.deepEqual(res.body.results.map((s) => s.sessionToken), [u.token, l.token]);
   const del = await r('DELETE', `/sessions/${res.body.results[1].objectId}`, { master: true });
   assert.equal(del.status, 200);
   assert.deepEqual(del.body, {});
@@ -300,7 +317,7 @@ test('logging in again with the same X-Parse-Installation-Id revokes the user\'s
   assert.deepEqual(dead.body, INVALID_TOKEN);
   for (const s of [second, elsewhere, u]) assert.equal((await s.as('GET', '/users/me')).status, 200);
   const mine = await u.as('GET', '/sessions');
-  assert.deepEqual(mine.body.results.map((s) => s.sessionToken).sort(), [u.token, second.token, elsewhere.token].sort());
+  assert.deepEqual(mine.body.results.map((s) => s.objectId).sort(), await idsOf(u.token, second.token, elsewhere.token));
 });
 
 test('without an installation id, logins accumulate sessions (none is revoked)', async () => {
@@ -328,13 +345,15 @@ test('an expired session (master moved expiresAt into the past): 209 "Session to
   assert.equal((await u.as('GET', '/users/me')).status, 200, 'other sessions unaffected');
 });
 
-test('POST /upgradeToRevocableSession with a revocable token: 200 with a new session, createdWith {action:"upgrade"}', async () => {
-  const u = await signUp(r);
-  const res = await u.as('POST', '/upgradeToRevocableSession');
-  assert.equal(res.status, 200);
-  const { sessionToken, ...rest } = res.body;
-  assert.deepEqual(stripSession(rest), { user: ptr('_User', u.id), createdWith: { action: 'upgrade' } });
-  assert.match(sessionToken, SESSION_TOKEN);
-  assert.notEqual(sessionToken, u.token);
-  assert.equal((await withToken(r, sessionToken)('GET', '/users/me')).body.objectId, u.id);
-});
+test('POST /upgradeToRevocableSession with a revocable token: 200 with a new session, createdWith {action:"upgrade"}',
+  { skip: target === 'oracle' && 'Postgres adapter: the route unsets _User.sessionToken, a column a fresh _User lacks → 500 (the session is created anyway)' },
+  async () => {
+    const u = await signUp(r);
+    const res = await u.as('POST', '/upgradeToRevocableSession');
+    assert.equal(res.status, 200);
+    const { sessionToken, ...rest } = res.body;
+    assert.deepEqual(stripSession(rest), { user: ptr('_User', u.id), createdWith: { action: 'upgrade' } });
+    assert.match(sessionToken, SESSION_TOKEN);
+    assert.notEqual(sessionToken, u.token);
+    assert.equal((await withToken(r, sessionToken)('GET', '/users/me')).body.objectId, u.id);
+  });

@@ -549,3 +549,33 @@ test('an anonymous user can take a username and password (gets a new session tok
   assert.equal(login.status, 200);
   assert.equal(login.body.objectId, res.body.objectId);
 });
+
+test('POST /loginAs: master only (REST key or a user → 119); 200 user + sessionToken; unknown id 101 "user not found"; no id 162', async () => {
+  const u = await signUp(r);
+  for (const req of [r, u.as]) {
+    const res = await req('POST', '/loginAs', { body: { userId: u.id } });
+    assert.equal(res.status, 400);
+    assert.deepEqual(res.body, { code: 119, error: 'Permission denied' });
+  }
+  const ok = await r('POST', '/loginAs', { body: { userId: u.id }, master: true });
+  assert.equal(ok.status, 200);
+  const { createdAt, updatedAt, sessionToken, ...rest } = ok.body;
+  assert.deepEqual(rest, { objectId: u.id, username: u.username, ACL: acl(u.id) });
+  assert.match(sessionToken, SESSION_TOKEN);
+  assert.equal((await withToken(r, sessionToken)('GET', '/users/me')).body.objectId, u.id);
+  const missing = await r('POST', '/loginAs', { body: { userId: 'zzzzzzzzzz' }, master: true });
+  assert.equal(missing.status, 404);
+  assert.deepEqual(missing.body, { code: 101, error: 'user not found' });
+  const none = await r('POST', '/loginAs', { body: {}, master: true });
+  assert.equal(none.status, 400);
+  assert.deepEqual(none.body, { code: 162, error: 'userId must not be empty, null, or undefined' });
+});
+
+test('signing up while sending another user\'s session token creates an independent user and session', async () => {
+  const a = await signUp(r);
+  const b = await signUp(r, {}, { 'X-Parse-Session-Token': a.token });
+  assert.notEqual(b.id, a.id);
+  assert.notEqual(b.token, a.token);
+  assert.equal((await b.as('GET', '/users/me')).body.objectId, b.id);
+  assert.equal((await a.as('GET', '/users/me')).body.objectId, a.id);
+});

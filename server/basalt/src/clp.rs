@@ -106,10 +106,7 @@ pub fn access(schema: &ClassSchema, op: Op, auth: &Auth) -> ApiResult<Access> {
         return if auth.user().is_some() {
             Ok(Access::All)
         } else {
-            Err(ApiError::new(
-                Code::ObjectNotFound,
-                "Permission denied, user needs to be authenticated.",
-            ))
+            Err(ApiError::new(Code::ObjectNotFound, "Permission denied"))
         };
     }
     if op == Op::Create {
@@ -122,9 +119,10 @@ pub fn access(schema: &ClassSchema, op: Op, auth: &Auth) -> ApiResult<Access> {
     }));
     fields.extend(string_list(entry.get("pointerFields")));
     fields.dedup();
-    if fields.is_empty() || auth.user().is_none() {
+    if fields.is_empty() {
         return Err(denied());
     }
+    // Without a user the condition matches nothing: an empty find, a get of nothing (101).
     Ok(Access::Pointers(fields))
 }
 
@@ -139,9 +137,70 @@ pub fn check(schema: &ClassSchema, op: Op, auth: &Auth) -> ApiResult<Access> {
     access(schema, op, auth)
 }
 
+/// What `protectedFields` hides from a caller: `base` from every object, narrowed per object
+/// by `userField:<pointer>` entries that apply when the object's pointer (or array of
+/// pointers) names the caller.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Protection {
+    pub base: Vec<String>,
+    pub by_pointer: Vec<(String, Vec<String>)>,
+    user_id: Option<String>,
+}
+
+impl Protection {
+    /// The fields to remove from one object.
+    pub fn hidden_in(&self, obj: &serde_json::Map<String, Value>) -> Vec<String> {
+        let Some(me) = &self.user_id else {
+            return self.base.clone();
+        };
+        let points_at_me = |v: &Value| match v {
+            Value::Array(items) => items
+                .iter()
+                .any(|i| i.get("objectId").and_then(Value::as_str) == Some(me.as_str())),
+            other => other.get("objectId").and_then(Value::as_str) == Some(me.as_str()),
+        };
+        let mut hidden = self.base.clone();
+        for (field, list) in &self.by_pointer {
+            if obj.get(field).is_some_and(points_at_me) {
+                hidden.retain(|f| list.contains(f));
+            }
+        }
+        hidden
+    }
+}
+
+/// [`protected_fields`] with the caller's `userField:` entries, applied object by object.
+pub fn protection(schema: &ClassSchema, auth: &Auth) -> Protection {
+    let base = protected_fields(schema, auth);
+    let Some(user) = auth.user() else {
+        return Protection {
+            base,
+            ..Protection::default()
+        };
+    };
+    let by_pointer = schema
+        .class_level_permissions
+        .get("protectedFields")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| {
+                    k.strip_prefix("userField:")
+                        .map(|f| (f.to_string(), string_list(Some(v))))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Protection {
+        base,
+        by_pointer,
+        user_id: Some(user.user_id.clone()),
+    }
+}
+
 /// Fields hidden from `auth` by `protectedFields`: the intersection of the lists of every
 /// entry that applies to it (`*`, `authenticated`, its id, its roles), as Parse computes it;
-/// none for the master keys. `userField:` entries are not supported yet and are ignored.
+/// none for the master keys. `userField:` entries narrow this per object ([`protection`]).
 pub fn protected_fields(schema: &ClassSchema, auth: &Auth) -> Vec<String> {
     if auth.reads_everything() {
         return Vec::new();
@@ -249,7 +308,10 @@ mod tests {
             access(&s, Op::Update, &user("u1", &[])),
             Ok(Access::Pointers(vec!["editors".into()]))
         );
-        assert_eq!(access(&s, Op::Find, &Auth::Public).unwrap_err().code, 119);
+        assert_eq!(
+            access(&s, Op::Find, &Auth::Public),
+            Ok(Access::Pointers(vec!["owner".into()]))
+        );
         assert_eq!(
             access(&s, Op::Create, &user("u1", &[])).unwrap_err().code,
             119

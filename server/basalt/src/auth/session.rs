@@ -146,7 +146,7 @@ fn expired() -> ApiError {
 }
 
 /// The session row for a token hash, if its user still exists: (session id, user id, expiry).
-async fn lookup(
+pub async fn lookup(
     storage: &Storage,
     key: &str,
 ) -> ApiResult<Option<(String, String, Option<DateTime<Utc>>)>> {

@@ -54,6 +54,8 @@ pub struct Ctx {
     pub method: axum::http::Method,
     /// `X-Parse-Installation-Id` / `_InstallationId`.
     pub installation_id: Option<String>,
+    /// The session token as sent, for `/sessions/me`, which looks it up itself.
+    pub session_token: Option<String>,
     pub params: Map<String, Value>,
     body: Option<Value>,
     body_error: Option<ApiError>,
@@ -177,9 +179,11 @@ impl FromRequestParts<AppState> for Ctx {
         let session = header("x-parse-session-token").or_else(|| env.session_token.clone());
         // With a master key the token is ignored, as in Parse; otherwise a token that does not
         // resolve is refused outright rather than treated as the public.
-        let auth = match session {
-            Some(token) if !auth.reads_everything() => {
-                Auth::User(state.sessions.resolve(&state.storage, &token).await?)
+        // `/sessions/me` answers for any token it can find, expired or not, as Parse does.
+        let deferred = parts.uri.path().ends_with("/sessions/me");
+        let auth = match &session {
+            Some(token) if !auth.reads_everything() && !deferred => {
+                Auth::User(state.sessions.resolve(&state.storage, token).await?)
             }
             _ => auth,
         };
@@ -189,6 +193,7 @@ impl FromRequestParts<AppState> for Ctx {
             auth,
             method: parts.method.clone(),
             installation_id,
+            session_token: session,
             params: data.params,
             body: data.body,
             body_error: data.body_error,

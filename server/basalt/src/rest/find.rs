@@ -38,12 +38,19 @@ pub struct FindOptions {
     pub count: bool,
     /// A get by id (checked against the `get` permission rather than `find`).
     pub by_id: bool,
+    /// The `where` was exactly `{"objectId": "<string>"}`: Parse checks such a find as a get.
+    pub single_id: bool,
 }
 
 impl FindOptions {
     pub fn from_params(params: &Map<String, Value>, max_limit: u64) -> ApiResult<Self> {
         check_query_keys(params)?;
-        let filter = match json_param(params, "where")? {
+        let where_ = json_param(params, "where")?;
+        let single_id = where_
+            .as_ref()
+            .and_then(Value::as_object)
+            .is_some_and(|w| w.len() == 1 && w.get("objectId").is_some_and(Value::is_string));
+        let filter = match where_ {
             Some(w) => Filter::parse(&w)?,
             None => Filter::All,
         };
@@ -73,6 +80,7 @@ impl FindOptions {
             include,
             count: flag_param(params, "count"),
             by_id: false,
+            single_id,
         })
     }
 
@@ -124,6 +132,11 @@ pub async fn find(
     class: &ClassName,
     opts: &FindOptions,
 ) -> ApiResult<FindResult> {
+    super::guard_class(
+        if opts.by_id { "get" } else { "find" },
+        class.as_str(),
+        auth,
+    )?;
     let Some(schema) = readable_schema(state, auth, class)? else {
         return Ok(FindResult {
             results: vec![],
@@ -134,8 +147,22 @@ pub async fn find(
     if opts.count {
         conditions.extend(clp::check(&schema, clp::Op::Count, auth)?.filter(auth));
     }
+    let token_filter;
+    let opts = if class.as_str() == "_Session" && opts.filter.fields().contains(&"sessionToken") {
+        token_filter = FindOptions {
+            filter: by_token_hash(state, &opts.filter).await?,
+            ..opts.clone()
+        };
+        &token_filter
+    } else {
+        opts
+    };
+    if opts.filter.fields().contains(&"ACL") {
+        return Err(ApiError::new(Code::InvalidQuery, "Cannot query on ACL."));
+    }
     if opts.limit > 0 || !opts.count {
-        let op = if opts.by_id {
+        // A find whose whole `where` is one objectId is a get, for class-level permissions.
+        let op = if opts.by_id || opts.single_id {
             clp::Op::Get
         } else {
             clp::Op::Find
@@ -151,7 +178,8 @@ pub async fn find(
         filter_with = Filter::And(conditions);
         &filter_with
     };
-    let protected = clp::protected_fields(&schema, auth);
+    let protection = clp::protection(&schema, auth);
+    let protected = protection.base.clone();
     refuse_protected(state, auth, &protected, &opts.filter)?;
     if let Some(order) = &opts.order {
         let sorts_protected = order
@@ -166,9 +194,11 @@ pub async fn find(
             return Err(ApiError::forbidden("Permission denied"));
         }
     }
-    // A user sees all of itself: its own row keeps the fields hidden from others, which are
-    // then removed row by row instead of left out of the SQL.
-    let per_row = class.as_str() == "_User" && auth.user().is_some();
+    // A user sees all of itself, and `userField:` entries show more to the user an object
+    // points at: then the fields are selected and removed row by row instead of left out of
+    // the SQL.
+    let user_rows = class.as_str() == "_User" && auth.user().is_some();
+    let per_row = user_rows || !protection.by_pointer.is_empty();
     let mut hidden = if per_row {
         Vec::new()
     } else {
@@ -184,7 +214,18 @@ pub async fn find(
     let results = if opts.limit == 0 {
         vec![]
     } else {
-        let (top_keys, nested_keys) = split_keys(opts.keys.as_deref());
+        let (mut top_keys, nested_keys) = split_keys(opts.keys.as_deref());
+        // The pointer fields that decide `userField:` entries are read even when `keys`
+        // leaves them out, and dropped again below.
+        let mut helper_keys = Vec::new();
+        if let Some(keys) = top_keys.as_mut() {
+            for (field, _) in &protection.by_pointer {
+                if !keys.contains(field) {
+                    keys.push(field.clone());
+                    helper_keys.push(field.clone());
+                }
+            }
+        }
         let projection =
             Projection::new(&state.files_base(), &schema, top_keys.as_deref(), &hidden);
         let mut sql = Sql::new(compiler.dialect);
@@ -202,11 +243,30 @@ pub async fn find(
             .into_iter()
             .map(|r| Value::Object(projection.object(r, true)))
             .collect();
-        if class.as_str() == "_User" {
-            let strip = if per_row { protected.as_slice() } else { &[] };
-            objects
-                .iter_mut()
-                .for_each(|o| user_privacy(o, auth, strip));
+        if per_row && !user_rows {
+            for o in objects.iter_mut().filter_map(Value::as_object_mut) {
+                for f in protection.hidden_in(o).iter().chain(&helper_keys) {
+                    o.remove(f);
+                }
+            }
+        }
+        match class.as_str() {
+            "_User" => {
+                let strip = if user_rows { protected.as_slice() } else { &[] };
+                objects
+                    .iter_mut()
+                    .for_each(|o| user_privacy(o, auth, strip));
+                // A user reading itself by id gets the token it asked with, as from /users/me.
+                if let (true, Some(u)) = (opts.by_id, auth.user()) {
+                    for o in &mut objects {
+                        if o.get("objectId").and_then(Value::as_str) == Some(u.user_id.as_str()) {
+                            o["sessionToken"] = Value::from(u.token.clone());
+                        }
+                    }
+                }
+            }
+            "_Session" => objects.iter_mut().for_each(|o| session_view(o, auth)),
+            _ => {}
         }
         include(
             state,
@@ -248,7 +308,10 @@ fn system_class_condition(class: &str, auth: &Auth) -> ApiResult<Option<Filter>>
         return Ok(None);
     }
     let Some(user) = auth.user() else {
-        return Err(crate::auth::session::invalid_token());
+        return Err(ApiError::new(
+            Code::InvalidSessionToken,
+            "Permission denied",
+        ));
     };
     Ok(Some(Filter::Cmp {
         key: KeyPath {
@@ -258,6 +321,71 @@ fn system_class_condition(class: &str, auth: &Auth) -> ApiResult<Option<Filter>>
         op: CmpOp::Eq,
         value: serde_json::json!({"__type": "Pointer", "className": "_User", "objectId": user.user_id}),
     }))
+}
+
+/// Sessions keep only a hash of their token: a condition `sessionToken = t` (or `$in`) is
+/// answered by looking the hashes up and matching the sessions' objectIds instead.
+async fn by_token_hash(state: &AppState, filter: &Filter) -> ApiResult<Filter> {
+    let id_key = || KeyPath {
+        field: "objectId".into(),
+        path: vec![],
+    };
+    let id_of = |token: &Value| {
+        let token = token.as_str().map(str::to_string);
+        async move {
+            let Some(t) = token else {
+                return Ok::<_, ApiError>(Value::from(""));
+            };
+            let hash = crate::auth::session::token_hash(&t);
+            Ok(crate::auth::session::lookup(&state.storage, &hash)
+                .await?
+                .map_or(Value::from(""), |(id, _, _)| Value::from(id)))
+        }
+    };
+    Ok(match filter {
+        Filter::And(fs) => {
+            let mut out = Vec::with_capacity(fs.len());
+            for f in fs {
+                out.push(Box::pin(by_token_hash(state, f)).await?);
+            }
+            Filter::And(out)
+        }
+        Filter::Cmp { key, op, value } if key.field == "sessionToken" && key.path.is_empty() => {
+            Filter::Cmp {
+                key: id_key(),
+                op: *op,
+                value: id_of(value).await?,
+            }
+        }
+        Filter::In {
+            key,
+            values,
+            negate,
+        } if key.field == "sessionToken" && key.path.is_empty() => {
+            let mut ids = Vec::with_capacity(values.len());
+            for v in values {
+                ids.push(id_of(v).await?);
+            }
+            Filter::In {
+                key: id_key(),
+                values: ids,
+                negate: *negate,
+            }
+        }
+        other => other.clone(),
+    })
+}
+
+/// A session shows no ACL (Parse keeps none on sessions), and its token only to the client
+/// holding it: Basalt keeps no other copy.
+fn session_view(obj: &mut Value, auth: &Auth) {
+    let Some(o) = obj.as_object_mut() else { return };
+    o.remove("ACL");
+    if let Some(u) = auth.user()
+        && o.get("objectId").and_then(Value::as_str) == Some(u.session_id.as_str())
+    {
+        o.insert("sessionToken".into(), Value::from(u.token.clone()));
+    }
 }
 
 /// A user's `authData`, and the fields in `protected`, are shown only to itself and the master
@@ -394,18 +522,32 @@ async fn include(
             let Some(target) = state.schemas.get(&class) else {
                 continue;
             };
-            let Ok(access) = clp::check(&target, clp::Op::Get, auth) else {
-                continue;
-            };
+            // A class the caller may not get fails the whole query, as in Parse.
+            let access = clp::check(&target, clp::Op::Get, auth)?;
             let Ok(extra) = system_class_condition(&class, auth) else {
                 continue;
             };
             let conditions: Vec<Filter> = access.filter(auth).into_iter().chain(extra).collect();
+            let protection = clp::protection(&target, auth);
+            // With `userField:` entries (or a user including users) fields are removed per
+            // object; the pointer fields they depend on are always read.
+            let per_row =
+                !protection.by_pointer.is_empty() || (class == "_User" && auth.user().is_some());
+            let mut keys = keys.clone();
+            let mut helper_keys = Vec::new();
+            if let Some(k) = keys.as_mut() {
+                for (field, _) in &protection.by_pointer {
+                    if !k.contains(field) {
+                        k.push(field.clone());
+                        helper_keys.push(field.clone());
+                    }
+                }
+            }
             let projection = Projection::new(
                 &state.files_base(),
                 &target,
                 keys.as_deref(),
-                &clp::protected_fields(&target, auth),
+                if per_row { &[] } else { &protection.base },
             );
             for chunk in ids.chunks(500) {
                 let by_id = Filter::In {
@@ -430,6 +572,18 @@ async fn include(
                 compiler.where_clause(&target, &filter, 0, &mut sql)?;
                 for row in state.storage.fetch(&sql, &projection.cols()).await? {
                     let mut obj = projection.object(row, true);
+                    if per_row {
+                        let own = class == "_User"
+                            && obj.get("objectId").and_then(Value::as_str) == auth.user_id();
+                        let hidden = if own {
+                            Vec::new()
+                        } else {
+                            protection.hidden_in(&obj)
+                        };
+                        for f in hidden.iter().chain(&helper_keys) {
+                            obj.remove(f);
+                        }
+                    }
                     let id = obj
                         .get("objectId")
                         .and_then(Value::as_str)

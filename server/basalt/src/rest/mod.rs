@@ -18,6 +18,43 @@ use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult, Code};
 
+/// System classes only the master key may touch at all.
+const MASTER_ONLY_CLASSES: &[&str] = &[
+    "_JobStatus",
+    "_PushStatus",
+    "_Hooks",
+    "_GlobalConfig",
+    "_JobSchedule",
+    "_Idempotency",
+];
+
+/// Parse's guard on system classes, run before any read or write: `_Installation` cannot be
+/// listed or deleted by clients, the job, push and config classes are the master key's alone,
+/// and the read-only master key writes nothing. `method` is `find`, `get`, `create`, `update`
+/// or `delete`.
+pub fn guard_class(method: &str, class: &str, auth: &crate::auth::Auth) -> ApiResult<()> {
+    let forbidden = |what: &str| {
+        Err(ApiError::new(
+            Code::OperationForbidden,
+            format!(
+                "Clients aren't allowed to perform the {method} operation on the {what} collection."
+            ),
+        ))
+    };
+    if !auth.reads_everything() {
+        if class == "_Installation" && matches!(method, "find" | "delete") {
+            return forbidden("installation");
+        }
+        if MASTER_ONLY_CLASSES.contains(&class) {
+            return forbidden(class);
+        }
+    }
+    if matches!(method, "create" | "update" | "delete") {
+        auth.check_writable(method)?;
+    }
+    Ok(())
+}
+
 /// The query parameters the classes router accepts, as Parse lists them.
 const QUERY_KEYS: &[&str] = &[
     "where",

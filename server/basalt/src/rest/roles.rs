@@ -18,16 +18,20 @@ fn valid_name(name: &str) -> bool {
 pub fn check_create(body: &Value) -> ApiResult<()> {
     match body.get("name") {
         None | Some(Value::Null) => Err(ApiError::new(Code::IncorrectType, "name is required.")),
-        Some(Value::String(name)) if valid_name(name) => {
+        Some(Value::String(name)) if name.is_empty() => {
+            Err(ApiError::new(Code::IncorrectType, "name is required."))
+        }
+        Some(Value::String(name)) if !valid_name(name) => Err(ApiError::new(
+            Code::InvalidRoleName,
+            "A role's name can only contain alphanumeric characters, _, -, and spaces.",
+        )),
+        // A name that is not a string fails the schema's type check (111) like any field.
+        _ => {
             if body.get("ACL").is_none_or(Value::is_null) {
                 return Err(ApiError::new(Code::IncorrectType, "ACL is required."));
             }
             Ok(())
         }
-        Some(_) => Err(ApiError::new(
-            Code::InvalidRoleName,
-            "A role's name can only contain alphanumeric characters, _, -, and spaces.",
-        )),
     }
 }
 

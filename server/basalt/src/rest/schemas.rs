@@ -59,6 +59,22 @@ fn parse_field(name: &str, def: &Value) -> ApiResult<FieldType> {
 
 /// Checks class-level permissions: known operations, and `{entity: true}` maps (pointer-field
 /// lists for `readUserFields`/`writeUserFields`, field lists for `protectedFields`).
+/// A CLP as given replaces the stored one whole: an operation it leaves out is open to nobody
+/// (`{}`), and `protectedFields` is always present, as Parse stores it.
+fn complete_clp(clp: &Value) -> Value {
+    let mut out = clp.clone();
+    if let Some(o) = out.as_object_mut() {
+        for op in [
+            "find", "count", "get", "create", "update", "delete", "addField",
+        ] {
+            o.entry(op).or_insert_with(|| serde_json::json!({}));
+        }
+        o.entry("protectedFields")
+            .or_insert_with(|| serde_json::json!({}));
+    }
+    out
+}
+
 fn validate_clp(clp: &Value) -> ApiResult<()> {
     let obj = clp
         .as_object()
@@ -165,7 +181,7 @@ pub async fn create(state: &AppState, class: &ClassName, body: &Value) -> ApiRes
     }
     if let Some(clp) = body.get("classLevelPermissions").filter(|c| !c.is_null()) {
         validate_clp(clp)?;
-        schema.class_level_permissions = clp.clone();
+        schema.class_level_permissions = complete_clp(clp);
     }
     if let Some(idx) = body.get("indexes").and_then(Value::as_object) {
         schema.indexes = idx.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -214,7 +230,7 @@ pub async fn update(state: &AppState, class: &ClassName, body: &Value) -> ApiRes
     }
     if let Some(clp) = body.get("classLevelPermissions").filter(|c| !c.is_null()) {
         validate_clp(clp)?;
-        change.class_level_permissions = Some(clp.clone());
+        change.class_level_permissions = Some(complete_clp(clp));
     }
     Ok(state
         .schemas

@@ -4,8 +4,10 @@
 //! - A password is hashed (argon2id, off the runtime) into `_hashed_password`; `password` is
 //!   never stored as a field and never answered.
 //! - Username and email are unique ignoring case (202 / 203); an email must look like one (125).
-//! - A user changes and deletes only itself unless the master key is used (206).
-//! - A new user's ACL, unless given, lets only the user itself read and write it (Parse 9).
+//! - A user changes and deletes only itself unless the master key is used (206); only the
+//!   master key sets `emailVerified` (119).
+//! - A new user's ACL, unless given, lets only the user itself read and write it (Parse 9), and
+//!   a user can never take its own read and write away.
 //! - Changing a password ends every session of the user; a user changing its own password
 //!   gets a new session in the answer.
 //! - `authData.anonymous` signs up an anonymous user, or logs in the one with that id.
@@ -85,8 +87,8 @@ async fn check_unique(
     })
 }
 
-/// The anonymous id of `authData`, or `None` without `authData`. Providers other than
-/// `anonymous` need an adapter Basalt does not have yet: 252.
+/// The anonymous id of `authData`, or `None` without one (`{}` and `null` count as none).
+/// Providers other than `anonymous` need an adapter Basalt does not have yet: 252.
 fn anonymous_id(body: &Map<String, Value>) -> ApiResult<Option<String>> {
     let Some(auth_data) = body.get("authData").filter(|v| !v.is_null()) else {
         return Ok(None);
@@ -96,7 +98,7 @@ fn anonymous_id(body: &Map<String, Value>) -> ApiResult<Option<String>> {
         .ok_or_else(|| ApiError::new(Code::IncorrectType, "authData must be an object"))?;
     let mut anon = None;
     for (provider, data) in providers {
-        if data.is_null() {
+        if data.is_null() || data.as_object().is_some_and(|o| o.is_empty()) {
             continue;
         }
         if provider != "anonymous" {
@@ -105,14 +107,31 @@ fn anonymous_id(body: &Map<String, Value>) -> ApiResult<Option<String>> {
                 "This authentication method is unsupported.",
             ));
         }
-        let id = data
-            .get("id")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| ApiError::new(Code::ObjectNotFound, "Anonymous auth requires an id."))?;
+        let id = data.get("id").and_then(Value::as_str).ok_or_else(|| {
+            ApiError::with_code(162, "Invalid authData id for provider 'anonymous'.")
+        })?;
         anon = Some(id.to_string());
     }
     Ok(anon)
+}
+
+/// Only the master key sets `emailVerified`.
+fn check_email_verified(auth: &Auth, body: &Map<String, Value>) -> ApiResult<()> {
+    if body.contains_key("emailVerified") && !auth.is_master() {
+        return Err(ApiError::forbidden("Permission denied"));
+    }
+    Ok(())
+}
+
+/// The ACL a user's write leaves it with: as given, but never without its own read and write.
+fn keep_own_access(body: &mut Map<String, Value>, id: &str) {
+    if let Some(Value::Object(acl)) = body.get_mut("ACL") {
+        acl.insert(id.to_string(), json!({"read": true, "write": true}));
+    }
+}
+
+fn anonymous_session() -> Option<Value> {
+    Some(json!({"action": "login", "authProvider": "anonymous"}))
 }
 
 /// The user whose `authData.anonymous.id` is `id`.
@@ -148,23 +167,29 @@ pub async fn create(
         .cloned()
         .ok_or_else(|| ApiError::invalid_json("request body must be a JSON object"))?;
     body.remove("sessionToken");
+    check_email_verified(auth, &body)?;
     // The user and its first session are written together.
     wtx.tx().await?;
     let anonymous = anonymous_id(&body)?;
+    let mut generated_username = None;
     if let Some(anon) = &anonymous {
         if let Some(existing) = find_anonymous(state, wtx, anon).await? {
-            let opened = sessions::open(state, wtx, &existing, "login", "anonymous").await?;
+            let opened = sessions::open(state, wtx, &existing, anonymous_session()).await?;
             let mut user = read_user(state, &existing).await?;
             user.insert("sessionToken".into(), Value::from(opened.token));
+            user.insert("authDataResponse".into(), json!({}));
             return Ok(Created {
                 object_id: existing,
                 created_at: chrono::Utc::now(),
                 echo: Map::new(),
-                existing: Some(Value::Object(user)),
+                answer: Some(Value::Object(user)),
+                existing: true,
             });
         }
         if string_field(&body, "username").is_none() {
-            body.insert("username".into(), Value::from(random_token(25)));
+            let name = random_token(25);
+            generated_username = Some(name.clone());
+            body.insert("username".into(), Value::from(name));
         }
     } else {
         if string_field(&body, "username").is_none() {
@@ -206,12 +231,10 @@ pub async fn create(
         check_unique(state, wtx, "email", email, None).await?;
     }
     let object_id = new_object_id();
-    if !body.contains_key("ACL") {
-        body.insert(
-            "ACL".into(),
-            json!({ object_id.clone(): {"read": true, "write": true} }),
-        );
+    if body.get("ACL").is_none_or(Value::is_null) {
+        body.insert("ACL".into(), json!({}));
     }
+    keep_own_access(&mut body, &object_id);
     let mut created = write::insert(
         state,
         auth,
@@ -224,27 +247,35 @@ pub async fn create(
         },
     )
     .await?;
-    let provider = if anonymous.is_some() {
-        "anonymous"
+    let created_with = if anonymous.is_some() {
+        anonymous_session()
     } else {
-        "password"
+        Some(json!({"action": "signup", "authProvider": "password"}))
     };
-    let opened = sessions::open(state, wtx, &object_id, "signup", provider).await?;
+    let opened = sessions::open(state, wtx, &object_id, created_with).await?;
+    if let Some(name) = generated_username {
+        created.echo.insert("username".into(), Value::from(name));
+    }
     created
         .echo
         .insert("sessionToken".into(), Value::from(opened.token));
+    if anonymous.is_some() {
+        created.echo.insert("authDataResponse".into(), json!({}));
+    }
     Ok(created)
 }
 
 /// A user may change and delete only itself, unless the master key is used.
-fn check_self(auth: &Auth, id: &ObjectId) -> ApiResult<()> {
+fn check_self(auth: &Auth, id: &ObjectId, deleting: bool) -> ApiResult<()> {
     if auth.is_master() || auth.user_id() == Some(id.as_str()) {
         return Ok(());
     }
-    Err(ApiError::new(
-        Code::SessionMissing,
-        format!("Cannot modify user {}.", id.as_str()),
-    ))
+    let message = if deleting && auth.user().is_none() {
+        "Insufficient auth to delete user"
+    } else {
+        "Permission denied"
+    };
+    Err(ApiError::new(Code::SessionMissing, message))
 }
 
 pub async fn update(
@@ -254,12 +285,16 @@ pub async fn update(
     id: &ObjectId,
     body: &Value,
 ) -> ApiResult<Value> {
-    check_self(auth, id)?;
+    check_self(auth, id, false)?;
     let mut body = body
         .as_object()
         .cloned()
         .ok_or_else(|| ApiError::invalid_json("request body must be a JSON object"))?;
     body.remove("sessionToken");
+    check_email_verified(auth, &body)?;
+    if !auth.is_master() {
+        keep_own_access(&mut body, id.as_str());
+    }
     let mut hidden = Vec::new();
     let new_password = match body.remove("password") {
         None => None,
@@ -301,7 +336,16 @@ pub async fn update(
         &Value::Object(body),
         hidden,
     )
-    .await?;
+    .await
+    .map_err(|e| {
+        // A user that may not write itself (its ACL changed by the master key) is refused as
+        // another user would be.
+        if e.code == Code::ObjectNotFound as i32 && !auth.is_master() {
+            ApiError::new(Code::SessionMissing, "Permission denied")
+        } else {
+            e
+        }
+    })?;
     if new_password.is_some() {
         // Every session of the user ends; a user changing its own password stays logged in
         // with a new one.
@@ -309,7 +353,7 @@ pub async fn update(
         if !auth.is_master()
             && let Some(obj) = out.as_object_mut()
         {
-            let opened = sessions::open(state, wtx, id.as_str(), "update", "password").await?;
+            let opened = sessions::open(state, wtx, id.as_str(), None).await?;
             obj.insert("sessionToken".into(), Value::from(opened.token));
         }
     }
@@ -322,7 +366,7 @@ pub async fn delete(
     wtx: &mut WriteTx,
     id: &ObjectId,
 ) -> ApiResult<()> {
-    check_self(auth, id)?;
+    check_self(auth, id, true)?;
     wtx.tx().await?;
     write::remove(state, auth, wtx, &user_class(), id).await?;
     sessions::revoke_user(state, wtx, id.as_str()).await?;
@@ -351,7 +395,101 @@ pub async fn read_user(state: &AppState, id: &str) -> ApiResult<Map<String, Valu
     }
 }
 
-/// `POST /login` and `GET /login`: username (or email) and password.
+/// Finds the user the credentials name and checks the password: Parse's rules for `/login`
+/// and `/verifyPassword`. Username and email match exactly (case-sensitive); an email may also
+/// be given as the username; with both, they must name the same user. A user that cannot read
+/// itself (its ACL emptied by the master key) cannot log in. Every failure is the same 101.
+async fn authenticate(state: &AppState, params: &Map<String, Value>) -> ApiResult<String> {
+    let present = |k: &str| {
+        params
+            .get(k)
+            .filter(|v| !v.is_null() && v.as_str() != Some(""))
+    };
+    let (username, email) = (present("username"), present("email"));
+    if username.is_none() && email.is_none() {
+        return Err(ApiError::new(
+            Code::UsernameMissing,
+            "username/email is required.",
+        ));
+    }
+    let Some(pw) = present("password") else {
+        return Err(ApiError::new(
+            Code::PasswordMissing,
+            "password is required.",
+        ));
+    };
+    let text = |v: Option<&Value>| -> Result<Option<String>, ApiError> {
+        match v {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(invalid_login()),
+        }
+    };
+    let (username, email) = (text(username)?, text(email)?);
+    let pw = pw.as_str().ok_or_else(invalid_login)?.to_string();
+    let mut sql = Sql::new(state.storage.dialect());
+    sql.push("SELECT \"objectId\", \"_hashed_password\", \"_rperm\" FROM \"_User\" WHERE ");
+    match (username, email) {
+        (Some(u), Some(e)) => {
+            sql.push("\"username\" = ");
+            sql.bind(Bind::Text(u));
+            sql.push(" AND \"email\" = ");
+            sql.bind(Bind::Text(e));
+        }
+        (Some(u), None) => {
+            sql.push("(\"username\" = ");
+            let n = sql.bind(Bind::Text(u));
+            sql.push(" OR \"email\" = ").placeholder(n).push(")");
+            // A username that is also another user's email address logs in its own user.
+            sql.push(" ORDER BY CASE WHEN \"username\" = ")
+                .placeholder(n)
+                .push(" THEN 0 ELSE 1 END");
+        }
+        (None, Some(e)) => {
+            sql.push("\"email\" = ");
+            sql.bind(Bind::Text(e));
+        }
+        (None, None) => return Err(invalid_login()),
+    }
+    sql.push(" LIMIT 1");
+    let row = state
+        .storage
+        .fetch(&sql, &[Col::Text, Col::Text, Col::Perms])
+        .await?
+        .into_iter()
+        .next()
+        .map(|r| {
+            let mut it = r.into_iter();
+            (it.next(), it.next(), it.next())
+        });
+    let (user_id, stored, rperm) = match row {
+        Some((Some(Cell::Text(id)), Some(Cell::Text(hash)), rperm)) => (id, hash, rperm),
+        _ => {
+            password::verify_nobody(pw).await?;
+            return Err(invalid_login());
+        }
+    };
+    let readable = match rperm {
+        Some(Cell::Perms(p)) => p.iter().any(|e| e == "*" || *e == user_id),
+        _ => true,
+    };
+    match password::verify(pw, stored).await? {
+        Verified::No => Err(invalid_login()),
+        _ if !readable => Err(invalid_login()),
+        Verified::Yes => Ok(user_id),
+        Verified::YesRehash(new) => {
+            let mut sql = Sql::new(state.storage.dialect());
+            sql.push("UPDATE \"_User\" SET \"_hashed_password\" = ");
+            sql.bind(Bind::Text(new));
+            sql.push(" WHERE \"objectId\" = ");
+            sql.bind(Bind::Text(user_id.clone()));
+            state.storage.execute(&sql).await?;
+            Ok(user_id)
+        }
+    }
+}
+
+/// `POST /login` and `GET /login`: the user, with a new session.
 pub async fn login(
     state: &AppState,
     auth: &Auth,
@@ -359,76 +497,82 @@ pub async fn login(
     params: &Map<String, Value>,
 ) -> ApiResult<Value> {
     auth.check_writable("create")?;
-    let username = string_field(params, "username");
-    let email = string_field(params, "email");
-    let (field, value) = match (username, email) {
-        (Some(u), _) => ("username", u),
-        (None, Some(e)) => ("email", e),
-        (None, None) => {
-            return Err(ApiError::new(
-                Code::UsernameMissing,
-                "username/email is required.",
-            ));
-        }
-    };
-    let Some(pw) = string_field(params, "password") else {
-        return Err(ApiError::new(
-            Code::PasswordMissing,
-            "password is required.",
-        ));
-    };
-    let mut sql = Sql::new(state.storage.dialect());
-    sql.push("SELECT \"objectId\", \"_hashed_password\" FROM \"_User\" WHERE ")
-        .ident(field)
-        .push(" = ");
-    sql.bind(Bind::Text(value.to_string()));
-    let row = state
-        .storage
-        .fetch(&sql, &[Col::Text, Col::Text])
-        .await?
-        .into_iter()
-        .next();
-    let (user_id, stored) = match row.map(|r| {
-        let mut it = r.into_iter();
-        (it.next(), it.next())
-    }) {
-        Some((Some(Cell::Text(id)), Some(Cell::Text(hash)))) => (id, hash),
-        _ => {
-            password::verify_nobody(pw.to_string()).await?;
-            return Err(invalid_login());
-        }
-    };
+    let user_id = authenticate(state, params).await?;
     let mut wtx = WriteTx::new(state);
     wtx.installation_id = installation_id;
-    match password::verify(pw.to_string(), stored).await? {
-        Verified::No => return Err(invalid_login()),
-        Verified::Yes => {}
-        Verified::YesRehash(new) => {
-            let mut sql = Sql::new(state.storage.dialect());
-            sql.push("UPDATE \"_User\" SET \"_hashed_password\" = ");
-            sql.bind(Bind::Text(new));
-            sql.push(" WHERE \"objectId\" = ");
-            sql.bind(Bind::Text(user_id.clone()));
-            wtx.tx().await?.execute(&sql).await?;
-        }
-    }
-    let opened = sessions::open(state, &mut wtx, &user_id, "login", "password").await?;
+    let opened = sessions::open(
+        state,
+        &mut wtx,
+        &user_id,
+        Some(json!({"action": "login", "authProvider": "password"})),
+    )
+    .await?;
     wtx.commit(state).await?;
     let mut user = read_user(state, &user_id).await?;
     user.insert("sessionToken".into(), Value::from(opened.token));
     Ok(Value::Object(user))
 }
 
-/// `GET /users/me`.
-pub async fn me(state: &AppState, auth: &Auth) -> ApiResult<Value> {
-    let Some(u) = auth.user() else {
-        return Err(crate::auth::session::invalid_token());
+/// `GET /verifyPassword`: the user if the password is right, without opening a session.
+pub async fn verify_password(state: &AppState, params: &Map<String, Value>) -> ApiResult<Value> {
+    let user_id = authenticate(state, params).await?;
+    Ok(Value::Object(read_user(state, &user_id).await?))
+}
+
+/// `POST /loginAs` (master key): a session for any user.
+pub async fn login_as(
+    state: &AppState,
+    auth: &Auth,
+    installation_id: Option<String>,
+    body: &Value,
+) -> ApiResult<Value> {
+    if !auth.is_master() {
+        return Err(ApiError::forbidden("Permission denied"));
+    }
+    let Some(user_id) = body
+        .get("userId")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    else {
+        return Err(ApiError::with_code(
+            162,
+            "userId must not be empty, null, or undefined",
+        ));
     };
-    let mut user = read_user(state, &u.user_id)
+    let mut user = read_user(state, user_id)
         .await
-        .map_err(|_| crate::auth::session::invalid_token())?;
-    user.insert("sessionToken".into(), Value::from(u.token.clone()));
+        .map_err(|_| ApiError::new(Code::ObjectNotFound, "user not found"))?;
+    let mut wtx = WriteTx::new(state);
+    wtx.installation_id = installation_id;
+    let opened = sessions::open(
+        state,
+        &mut wtx,
+        user_id,
+        Some(json!({"action": "login", "authProvider": "masterkey"})),
+    )
+    .await?;
+    wtx.commit(state).await?;
+    user.insert("sessionToken".into(), Value::from(opened.token));
     Ok(Value::Object(user))
+}
+
+/// `GET /users/me`: the caller as it may read itself, with its token.
+pub async fn me(state: &AppState, auth: &Auth) -> ApiResult<Value> {
+    let denied = || ApiError::new(Code::InvalidSessionToken, "Permission denied");
+    let Some(u) = auth.user() else {
+        return Err(denied());
+    };
+    let mut user = super::find::get(
+        state,
+        auth,
+        &user_class(),
+        &ObjectId::parse(&u.user_id)?,
+        &Map::new(),
+    )
+    .await
+    .map_err(|_| denied())?;
+    user["sessionToken"] = Value::from(u.token.clone());
+    Ok(user)
 }
 
 /// `POST /logout`: ends the caller's session.

@@ -405,15 +405,16 @@ pub struct Created {
     pub created_at: DateTime<Utc>,
     /// Values of fields changed by operators, which Parse echoes in the response.
     pub echo: Map<String, Value>,
-    /// Sign-up with `authData` of a user who already exists logs that user in: the answer is
-    /// this body with 200 instead of a 201.
-    pub existing: Option<Value>,
+    /// A body that replaces the usual `{objectId, createdAt, …}` (a session opened by a user).
+    pub answer: Option<Value>,
+    /// Sign-up with `authData` of a user who already exists logs that user in: 200, not 201.
+    pub existing: bool,
 }
 
 impl Created {
     pub fn body(&self) -> Value {
-        if let Some(existing) = &self.existing {
-            return existing.clone();
+        if let Some(answer) = &self.answer {
+            return answer.clone();
         }
         let mut out = self.echo.clone();
         out.insert("objectId".into(), Value::from(self.object_id.clone()));
@@ -455,7 +456,7 @@ pub async fn create_in(
     class: &ClassName,
     body: &Value,
 ) -> ApiResult<Created> {
-    auth.check_writable("create")?;
+    super::guard_class("create", class.as_str(), auth)?;
     match class.as_str() {
         "_User" => super::users::create(state, auth, wtx, body).await,
         "_Session" => super::sessions::create(state, auth, wtx, body).await,
@@ -478,10 +479,14 @@ pub async fn insert(
     extra: Extra,
 ) -> ApiResult<Created> {
     let existing = state.schemas.get(class.as_str());
+    let changes = parse_changes(class, body)?;
     if let Some(s) = &existing {
+        // Parse checks adding a field before creating the object.
+        if changes.types.iter().any(|(f, _)| !s.fields.contains_key(f)) {
+            clp::check(s, clp::Op::AddField, auth)?;
+        }
         clp::check(s, clp::Op::Create, auth)?;
     }
-    let changes = parse_changes(class, body)?;
     let schema = wtx
         .ensure(
             state,
@@ -592,7 +597,8 @@ pub async fn insert(
         object_id,
         created_at,
         echo,
-        existing: None,
+        answer: None,
+        existing: false,
     })
 }
 
@@ -691,7 +697,7 @@ pub async fn update_in(
     id: &ObjectId,
     body: &Value,
 ) -> ApiResult<Value> {
-    auth.check_writable("update")?;
+    super::guard_class("update", class.as_str(), auth)?;
     match class.as_str() {
         "_User" => super::users::update(state, auth, wtx, id, body).await,
         "_Session" => super::sessions::update(state, auth, wtx, id, body).await,
@@ -923,7 +929,7 @@ pub async fn delete_in(
     class: &ClassName,
     id: &ObjectId,
 ) -> ApiResult<()> {
-    auth.check_writable("delete")?;
+    super::guard_class("delete", class.as_str(), auth)?;
     match class.as_str() {
         "_User" => super::users::delete(state, auth, wtx, id).await,
         "_Session" => super::sessions::delete(state, auth, wtx, id).await,

@@ -57,32 +57,27 @@ pub async fn create(
     Path(class): Path<String>,
     ctx: Ctx,
 ) -> ApiResult<Response> {
-    create_in(&state, &ClassName::parse(&class)?, ctx, "classes").await
+    create_in(&state, &ClassName::parse(&class)?, ctx).await
 }
 
-/// Creates and answers 201 with `Location` (under `path`, e.g. `users`), or 200 when the
-/// create logged in an existing user.
-pub async fn create_in(
-    state: &AppState,
-    class: &ClassName,
-    mut ctx: Ctx,
-    path: &str,
-) -> ApiResult<Response> {
+/// Creates and answers 201 with `Location`, or 200 when the create logged in an existing user.
+pub async fn create_in(state: &AppState, class: &ClassName, mut ctx: Ctx) -> ApiResult<Response> {
     let body = ctx.body()?;
     let mut wtx = WriteTx::new(state);
     wtx.installation_id = ctx.installation_id.clone();
     let created = write::create_in(state, &ctx.auth, &mut wtx, class, &body).await?;
     wtx.commit(state).await?;
-    if created.existing.is_some() {
+    if created.existing {
         return Ok((StatusCode::OK, Json(created.body())).into_response());
     }
-    let location = if path == "classes" {
+    // Parse's users router answers with its own path; every other class with /classes.
+    let location = if class.as_str() == "_User" {
+        format!("{}/users/{}", state.config.server_url, created.object_id)
+    } else {
         format!(
             "{}/classes/{}/{}",
             state.config.server_url, class, created.object_id
         )
-    } else {
-        format!("{}/{path}/{}", state.config.server_url, created.object_id)
     };
     let mut res = (StatusCode::CREATED, Json(created.body())).into_response();
     if let Ok(v) = HeaderValue::from_str(&location) {

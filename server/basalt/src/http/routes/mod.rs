@@ -29,7 +29,16 @@ pub fn router() -> Router<AppState> {
                 .delete(classes::delete),
         )
         .route("/users", get(users::user::find).post(users::user::create))
-        .route("/users/me", get(users::me))
+        // `me` is not an objectId: updating or deleting it is refused as another user's.
+        .route(
+            "/users/me",
+            get(users::me)
+                .put(users::user::update_me)
+                .delete(users::user::delete_me),
+        )
+        .route("/verifyPassword", get(users::verify_password))
+        .route("/loginAs", post(users::login_as))
+        .route("/upgradeToRevocableSession", post(users::upgrade_session))
         .route(
             "/users/{object_id}",
             get(users::user::get)

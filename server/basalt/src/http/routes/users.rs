@@ -19,7 +19,7 @@ fn class(name: &str) -> ClassName {
 }
 
 macro_rules! class_routes {
-    ($module:ident, $class:literal, $path:literal) => {
+    ($module:ident, $class:literal) => {
         pub mod $module {
             use super::*;
 
@@ -27,7 +27,7 @@ macro_rules! class_routes {
                 classes::find_in(&state, &class($class), &ctx).await
             }
             pub async fn create(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Response> {
-                classes::create_in(&state, &class($class), ctx, $path).await
+                classes::create_in(&state, &class($class), ctx).await
             }
             pub async fn get(
                 State(state): State<AppState>,
@@ -50,13 +50,27 @@ macro_rules! class_routes {
             ) -> ApiResult<Json<Value>> {
                 classes::delete_in(&state, &class($class), &id, &ctx).await
             }
+            #[allow(dead_code, reason = "only `/users/me` routes these")]
+            pub async fn update_me(
+                State(state): State<AppState>,
+                ctx: Ctx,
+            ) -> ApiResult<Json<Value>> {
+                classes::update_in(&state, &class($class), "me", ctx).await
+            }
+            #[allow(dead_code, reason = "only `/users/me` routes these")]
+            pub async fn delete_me(
+                State(state): State<AppState>,
+                ctx: Ctx,
+            ) -> ApiResult<Json<Value>> {
+                classes::delete_in(&state, &class($class), "me", &ctx).await
+            }
         }
     };
 }
 
-class_routes!(user, "_User", "users");
-class_routes!(role, "_Role", "roles");
-class_routes!(session, "_Session", "sessions");
+class_routes!(user, "_User");
+class_routes!(role, "_Role");
+class_routes!(session, "_Session");
 
 /// `GET /users/me`.
 pub async fn me(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Json<Value>> {
@@ -84,5 +98,31 @@ pub async fn logout(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Json<V
 
 /// `GET /sessions/me`.
 pub async fn session_me(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Json<Value>> {
-    Ok(Json(sessions::me(&state, &ctx.auth).await?))
+    Ok(Json(
+        sessions::me(&state, ctx.session_token.as_deref()).await?,
+    ))
+}
+
+/// `POST /upgradeToRevocableSession`.
+pub async fn upgrade_session(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        sessions::upgrade(&state, &ctx.auth, ctx.installation_id.clone()).await?,
+    ))
+}
+
+/// `GET /verifyPassword`.
+pub async fn verify_password(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Json<Value>> {
+    let mut params = ctx.params.clone();
+    if let Some(Value::Object(body)) = ctx.json_body().cloned() {
+        params.extend(body);
+    }
+    Ok(Json(users::verify_password(&state, &params).await?))
+}
+
+/// `POST /loginAs` (master key).
+pub async fn login_as(State(state): State<AppState>, mut ctx: Ctx) -> ApiResult<Json<Value>> {
+    let body = ctx.body()?;
+    Ok(Json(
+        users::login_as(&state, &ctx.auth, ctx.installation_id.clone(), &body).await?,
+    ))
 }
