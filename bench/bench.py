@@ -242,11 +242,11 @@ def pgbench_ceiling(seconds):
         "updatedAt" timestamptz NOT NULL, "_rperm" text[], "_wperm" text[], score double precision, category text,
         name text, n double precision);
         CREATE INDEX ON "{CLASS}" ("createdAt"); CREATE INDEX ON "{CLASS}" ("updatedAt");
-        CREATE INDEX ON "{CLASS}" USING GIN ("_rperm"); CREATE INDEX ON "{CLASS}" (category, score DESC);
+        CREATE INDEX ON "{CLASS}" USING GIN ((COALESCE("_rperm", '{{*}}'::text[]))) WITH (fastupdate = off); CREATE INDEX ON "{CLASS}" (category, score DESC);
         INSERT INTO "{CLASS}" SELECT 'o' || lpad(i::text, 9, '0'), now(), now(), NULL, NULL, (i * 7919) % 1000,
           'c' || (i % 10), 'item' || i, 0 FROM generate_series(0, {OBJECTS - 1}) i; ANALYZE "{CLASS}";''')
     cols = 't0."objectId", t0."createdAt", t0."updatedAt", t0."_rperm", t0."_wperm", t0."score", t0."category", t0."name", t0."n"'
-    acl = "(t0.\"_rperm\" IS NULL OR t0.\"_rperm\" && ARRAY['*'])"
+    acl = "(COALESCE(t0.\"_rperm\", '{*}'::text[]) && ARRAY['*'])"
     scripts = {
         "create": f"""\\set s random(0, 999)
 INSERT INTO "{CLASS}" ("objectId", "createdAt", "updatedAt", "score", "category", "name", "n") VALUES (md5(random()::text), now(), now(), :s, 'c3', 'bench', 0);""",
@@ -256,7 +256,7 @@ SELECT {cols} FROM "{CLASS}" t0 WHERE ((t0."objectId" = 'o' || lpad(:i::text, 9,
 \\set s random(0, 900)
 SELECT {cols} FROM "{CLASS}" t0 WHERE ((t0."category" = 'c' || :c AND t0."score" >= :s)) AND {acl} ORDER BY t0."score" DESC NULLS FIRST LIMIT 20 OFFSET 0;""",
         "update": f"""\\set i random(0, {OBJECTS - 1})
-UPDATE "{CLASS}" AS t0 SET "updatedAt" = now(), "n" = COALESCE(t0."n", 0) + 1 WHERE t0."objectId" = 'o' || lpad(:i::text, 9, '0') AND (t0."_wperm" IS NULL OR t0."_wperm" && ARRAY['*']) RETURNING "objectId", "n";""",
+UPDATE "{CLASS}" AS t0 SET "updatedAt" = now(), "n" = COALESCE(t0."n", 0) + 1 WHERE t0."objectId" = 'o' || lpad(:i::text, 9, '0') AND (COALESCE(t0."_wperm", '{{*}}'::text[]) && ARRAY['*']) RETURNING "objectId", "n";""",
     }
     out = {}
     for mode, script in scripts.items():

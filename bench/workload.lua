@@ -56,7 +56,9 @@ function request()
       string.format('{"username":"%s","password":"%s"}', o.name, pw))
   elseif mode:sub(1, 5) == "user-" then
     local o = owners[math.random(#owners)]
+    -- wrk.format sends only the headers it is given: repeat the common ones.
     local h = { ["X-Parse-Session-Token"] = o.token }
+    for k, v in pairs(wrk.headers) do h[k] = v end
     if mode == "user-create" then
       local body = string.format('{"score":%d,"category":"%s","name":"bench","n":0,"ACL":{"%s":{"read":true,"write":true}}}',
         math.random(0, 999), categories[math.random(#categories)], o.uid)

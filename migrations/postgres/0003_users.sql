@@ -15,7 +15,7 @@ CREATE TABLE IF NOT EXISTS "_User" (
 );
 CREATE INDEX IF NOT EXISTS "_User_createdAt" ON "_User" ("createdAt");
 CREATE INDEX IF NOT EXISTS "_User_updatedAt" ON "_User" ("updatedAt");
-CREATE INDEX IF NOT EXISTS "_User__rperm" ON "_User" USING GIN ("_rperm");
+CREATE INDEX IF NOT EXISTS "_User__rperm" ON "_User" USING GIN ((COALESCE("_rperm", '{*}'::text[]))) WITH (fastupdate = off);
 CREATE UNIQUE INDEX IF NOT EXISTS "_User_unique_username" ON "_User" ("username");
 CREATE UNIQUE INDEX IF NOT EXISTS "_User_unique_email" ON "_User" ("email");
 -- Sign-up refuses a username or email that differs only in case; these serve that check.
@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS "_Role" (
 );
 CREATE INDEX IF NOT EXISTS "_Role_createdAt" ON "_Role" ("createdAt");
 CREATE INDEX IF NOT EXISTS "_Role_updatedAt" ON "_Role" ("updatedAt");
-CREATE INDEX IF NOT EXISTS "_Role__rperm" ON "_Role" USING GIN ("_rperm");
+CREATE INDEX IF NOT EXISTS "_Role__rperm" ON "_Role" USING GIN ((COALESCE("_rperm", '{*}'::text[]))) WITH (fastupdate = off);
 CREATE UNIQUE INDEX IF NOT EXISTS "_Role_unique_name" ON "_Role" ("name");
 CREATE TABLE IF NOT EXISTS "_Join:users:_Role" ("relatedId" text NOT NULL, "owningId" text NOT NULL, PRIMARY KEY ("owningId", "relatedId"));
 CREATE INDEX IF NOT EXISTS "_Join:users:_Role_related" ON "_Join:users:_Role" ("relatedId");
@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS "_Session" (
 );
 CREATE INDEX IF NOT EXISTS "_Session_createdAt" ON "_Session" ("createdAt");
 CREATE INDEX IF NOT EXISTS "_Session_updatedAt" ON "_Session" ("updatedAt");
-CREATE INDEX IF NOT EXISTS "_Session__rperm" ON "_Session" USING GIN ("_rperm");
+CREATE INDEX IF NOT EXISTS "_Session__rperm" ON "_Session" USING GIN ((COALESCE("_rperm", '{*}'::text[]))) WITH (fastupdate = off);
 CREATE UNIQUE INDEX IF NOT EXISTS "_Session_token_hash" ON "_Session" ("_token_hash");
 CREATE INDEX IF NOT EXISTS "_Session_user" ON "_Session" ("user");
 INSERT INTO "_SCHEMA" ("className", "schema") VALUES

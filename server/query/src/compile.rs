@@ -119,21 +119,27 @@ impl Compiler<'_> {
 
     /// `(alias."_rperm" IS NULL OR it shares an entry with perms)`: the read (or write) ACL test.
     pub fn perms_overlap(&self, alias: &str, column: &str, perms: &[String], sql: &mut Sql) {
-        sql.push("(").column(alias, column).push(" IS NULL OR ");
         match self.dialect {
             Dialect::Postgres => {
-                sql.column(alias, column).push(" && ");
+                // An object without an ACL (NULL) is public. Written as one overlap on
+                // `COALESCE(col, '{*}')`, the form each class's GIN index is built on, so a
+                // user who sees a few objects of a large class reads them through the index
+                // instead of filtering the whole class (an `IS NULL OR` cannot use it).
+                sql.push("(COALESCE(")
+                    .column(alias, column)
+                    .push(", '{*}'::text[]) && ");
                 sql.bind(Bind::TextArray(perms.to_vec()));
+                sql.push(")");
             }
             Dialect::Sqlite => {
+                sql.push("(").column(alias, column).push(" IS NULL OR ");
                 sql.push("EXISTS (SELECT 1 FROM json_each(")
                     .column(alias, column)
                     .push(") p WHERE p.value IN (");
                 sql.bind_list(perms.iter().map(|v| Bind::Text(v.clone())));
-                sql.push("))");
+                sql.push(")))");
             }
         }
-        sql.push(")");
     }
 
     fn filter(
@@ -369,7 +375,18 @@ impl Compiler<'_> {
                     .push(" IN (SELECT j.\"relatedId\" FROM ");
                 sql.ident(&join_table(owner_class, key))
                     .push(" j WHERE j.\"owningId\" = ");
-                sql.bind(Bind::Text(owner_id.clone()));
+                let owner = sql.bind(Bind::Text(owner_id.clone()));
+                // The relation is read through its owner: a caller who cannot read the owner
+                // learns nothing of its members.
+                if let Some(perms) = self.perms {
+                    sql.push(" AND EXISTS (SELECT 1 FROM ")
+                        .ident(owner_class)
+                        .push(" o WHERE o.\"objectId\" = ")
+                        .placeholder(owner)
+                        .push(" AND ");
+                    self.perms_overlap("o", "_rperm", perms, sql);
+                    sql.push(")");
+                }
                 sql.push(")");
                 Ok(())
             }

@@ -31,6 +31,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "users",
         include_str!("../../../../migrations/postgres/0003_users.sql"),
     ),
+    (
+        4,
+        "acl_index",
+        include_str!("../../../../migrations/postgres/0004_acl_index.sql"),
+    ),
 ];
 /// An arbitrary constant naming Basalt's migration lock.
 const MIGRATION_LOCK: i64 = 0x6261_7361_6c74;

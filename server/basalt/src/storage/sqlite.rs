@@ -41,6 +41,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "users",
         include_str!("../../../../migrations/sqlite/0003_users.sql"),
     ),
+    (
+        4,
+        "acl_index",
+        include_str!("../../../../migrations/sqlite/0004_acl_index.sql"),
+    ),
 ];
 
 /// How often the checkpointer copies the WAL back into the database.

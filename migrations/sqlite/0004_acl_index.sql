@@ -1,0 +1,1 @@
+-- PostgreSQL rebuilt its ACL indexes here; SQLite keeps ACLs as JSON text and has nothing to do.
