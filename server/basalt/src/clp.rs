@@ -242,6 +242,11 @@ pub fn protected_fields(schema: &ClassSchema, auth: &Auth) -> Vec<String> {
         .filter(|f| rest.iter().all(|s| s.contains(f)))
         .cloned()
         .collect();
+    // `authData` holds login credentials (the anonymous id is one): never shown to, nor
+    // matched by, anyone but the user itself and the master key, whatever the CLP says.
+    if schema.class_name == "_User" {
+        out.push("authData".to_string());
+    }
     out.sort();
     out.dedup();
     out

@@ -418,23 +418,57 @@ fn refuse_protected(
     {
         return Err(ApiError::forbidden("Permission denied"));
     }
-    let mut subs = Vec::new();
-    sub_queries(filter, &mut subs);
-    for sub in subs {
-        if let Some(inner) = state.schemas.get(&sub.class_name) {
-            let inner_protected = clp::protected_fields(&inner, auth);
-            refuse_protected(state, auth, &inner_protected, &sub.filter)?;
+    let mut refs = Vec::new();
+    other_classes(filter, &mut refs);
+    for r in refs {
+        let Some(inner) = state.schemas.get(r.class) else {
+            continue;
+        };
+        let inner_protected = clp::protected_fields(&inner, auth);
+        // `$select`'s key and `$relatedTo`'s relation read a field of the other class too.
+        if let Some(key) = r.key {
+            let head = key.split('.').next().unwrap_or(key);
+            if inner_protected.iter().any(|p| p == head) {
+                return Err(ApiError::forbidden("Permission denied"));
+            }
+        }
+        if let Some(sub) = r.filter {
+            refuse_protected(state, auth, &inner_protected, sub)?;
         }
     }
     Ok(())
 }
 
-fn sub_queries<'a>(filter: &'a Filter, out: &mut Vec<&'a basalt_query::filter::SubQuery>) {
+/// A class a filter reads besides its own: a sub-query's `where`, the key `$select` takes from
+/// it, the relation `$relatedTo` follows.
+struct OtherClass<'a> {
+    class: &'a str,
+    filter: Option<&'a Filter>,
+    key: Option<&'a str>,
+}
+
+fn other_classes<'a>(filter: &'a Filter, out: &mut Vec<OtherClass<'a>>) {
     match filter {
         Filter::And(fs) | Filter::Or(fs) | Filter::Nor(fs) => {
-            fs.iter().for_each(|f| sub_queries(f, out));
+            fs.iter().for_each(|f| other_classes(f, out));
         }
-        Filter::InQuery { query, .. } | Filter::Select { query, .. } => out.push(query),
+        Filter::InQuery { query, .. } => out.push(OtherClass {
+            class: &query.class_name,
+            filter: Some(&query.filter),
+            key: None,
+        }),
+        Filter::Select { query, sub_key, .. } => out.push(OtherClass {
+            class: &query.class_name,
+            filter: Some(&query.filter),
+            key: Some(sub_key),
+        }),
+        Filter::RelatedTo {
+            owner_class, key, ..
+        } => out.push(OtherClass {
+            class: owner_class,
+            filter: None,
+            key: Some(key),
+        }),
         _ => {}
     }
 }

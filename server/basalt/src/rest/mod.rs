@@ -42,6 +42,11 @@ pub fn guard_class(method: &str, class: &str, auth: &crate::auth::Auth) -> ApiRe
         ))
     };
     if !auth.reads_everything() {
+        // Relation tables are changed only through their owner's relation field: writing one
+        // directly would let anyone join any role.
+        if class.starts_with("_Join:") {
+            return Err(ApiError::forbidden("Permission denied"));
+        }
         if class == "_Installation" && matches!(method, "find" | "delete") {
             return forbidden("installation");
         }

@@ -333,23 +333,26 @@ pub async fn me(state: &AppState, token: Option<&str>) -> ApiResult<Value> {
         return Err(token_required());
     };
     let not_found = || ApiError::new(Code::InvalidSessionToken, "Session token not found.");
-    let (session_id, _, _) = tokens::lookup(&state.storage, &token_hash(token))
+    let (session_id, user_id, _) = tokens::lookup(&state.storage, &token_hash(token))
         .await?
         .ok_or_else(not_found)?;
-    let mut obj = super::find::get(
+    // Read as the token's user, expired or not, so `_Session`'s protectedFields apply.
+    let roles = tokens::roles_of(&state.storage, &user_id).await?;
+    let holder = Auth::User(std::sync::Arc::new(crate::auth::UserAuth {
+        user_id,
+        session_id: session_id.clone(),
+        token: token.to_string(),
+        roles: roles.into(),
+    }));
+    super::find::get(
         state,
-        &Auth::Master,
+        &holder,
         &session_class(),
         &ObjectId::parse(&session_id)?,
         &Map::new(),
     )
     .await
-    .map_err(|_| not_found())?;
-    if let Some(o) = obj.as_object_mut() {
-        o.remove("ACL");
-        o.insert("sessionToken".into(), Value::from(token.to_string()));
-    }
-    Ok(obj)
+    .map_err(|_| not_found())
 }
 
 /// `POST /upgradeToRevocableSession`: every Basalt token is revocable already; as Parse does

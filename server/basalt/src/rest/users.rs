@@ -115,6 +115,18 @@ fn anonymous_id(body: &Map<String, Value>) -> ApiResult<Option<String>> {
     Ok(anon)
 }
 
+/// Linking or changing a login provider goes through `authData` whole, where each provider is
+/// checked; a dotted key (`authData.anonymous.id`) would write credentials unchecked.
+fn check_no_dotted_auth_data(body: &Map<String, Value>) -> ApiResult<()> {
+    match body.keys().find(|k| k.starts_with("authData.")) {
+        Some(key) => Err(ApiError::new(
+            Code::InvalidKeyName,
+            format!("Invalid field name for update: {key}"),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Only the master key sets `emailVerified`.
 fn check_email_verified(auth: &Auth, body: &Map<String, Value>) -> ApiResult<()> {
     if body.contains_key("emailVerified") && !auth.is_master() {
@@ -168,6 +180,7 @@ pub async fn create(
         .ok_or_else(|| ApiError::invalid_json("request body must be a JSON object"))?;
     body.remove("sessionToken");
     check_email_verified(auth, &body)?;
+    check_no_dotted_auth_data(&body)?;
     // The user and its first session are written together.
     wtx.tx().await?;
     let anonymous = anonymous_id(&body)?;
@@ -292,6 +305,7 @@ pub async fn update(
         .ok_or_else(|| ApiError::invalid_json("request body must be a JSON object"))?;
     body.remove("sessionToken");
     check_email_verified(auth, &body)?;
+    check_no_dotted_auth_data(&body)?;
     if !auth.is_master() {
         keep_own_access(&mut body, id.as_str());
     }

@@ -164,7 +164,31 @@ impl WriteTx {
     }
 }
 
+/// Keys Parse refuses anywhere in a body (`requestKeywordDenylist`): they mean something to
+/// JavaScript object prototypes or BSON, and stored they can poison cloud code and the schema.
+const PROHIBITED_KEYS: [&str; 3] = ["_bsontype", "constructor", "__proto__"];
+
+fn check_prohibited(v: &Value) -> ApiResult<()> {
+    match v {
+        Value::Object(o) => {
+            for (k, inner) in o {
+                if PROHIBITED_KEYS.contains(&k.as_str()) {
+                    return Err(ApiError::new(
+                        Code::InvalidKeyName,
+                        format!("Prohibited keyword in request data: {{\"key\":\"{k}\"}}."),
+                    ));
+                }
+                check_prohibited(inner)?;
+            }
+            Ok(())
+        }
+        Value::Array(items) => items.iter().try_for_each(check_prohibited),
+        _ => Ok(()),
+    }
+}
+
 fn parse_changes(class: &ClassName, body: &Value) -> ApiResult<Changes> {
+    check_prohibited(body)?;
     let obj = body
         .as_object()
         .ok_or_else(|| ApiError::invalid_json("request body must be a JSON object"))?;
