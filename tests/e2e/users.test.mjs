@@ -3,7 +3,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { startServer, rest } from '../lib/harness.mjs';
+import { execFileSync } from 'node:child_process';
+import { startServer, rest, target, dbKind } from '../lib/harness.mjs';
 import { OBJECT_ID, ISO, SESSION_TOKEN, uniqueName, withToken, signUp, logIn, find } from '../lib/util.mjs';
 
 let server, r;
@@ -579,3 +580,25 @@ test('signing up while sending another user\'s session token creates an independ
   assert.equal((await b.as('GET', '/users/me')).body.objectId, b.id);
   assert.equal((await a.as('GET', '/users/me')).body.objectId, a.id);
 });
+
+// A bcrypt hash exactly as Parse Server 9 stored it (the oracle's _User._hashed_password for the
+// password "correct horse battery"): users moved over from Parse keep their passwords, and the
+// hash is replaced by argon2id at their next login. Rewriting the hash needs the database itself,
+// which the tests reach on PostgreSQL (psql); SQLite has no client here.
+const PARSE_BCRYPT = '$2y$10$7/jJVIRGlngrbDcHt9PLjOHQqp.bDhZmHC.dzmIlN7QBZgww/nWkm';
+
+test('a bcrypt hash imported from Parse verifies and is rehashed to argon2id at login',
+  { skip: (target !== 'basalt' || dbKind !== 'postgres') && 'needs direct access to a Basalt PostgreSQL database' },
+  async () => {
+    const u = await signUp(r);
+    const sql = (q) => execFileSync('psql', ['-X', '-qAt', '-v', 'ON_ERROR_STOP=1', server.dbURI, '-c', q], { encoding: 'utf8' }).trim();
+    sql(`UPDATE "_User" SET "_hashed_password" = '${PARSE_BCRYPT}' WHERE "objectId" = '${u.id}'`);
+    const wrong = await r('POST', '/login', { body: { username: u.username, password: u.password } });
+    assert.equal(wrong.status, 404, 'the old argon2id password no longer matches');
+    const ok = await r('POST', '/login', { body: { username: u.username, password: 'correct horse battery' } });
+    assert.equal(ok.status, 200);
+    assert.equal(ok.body.objectId, u.id);
+    assert.match(sql(`SELECT "_hashed_password" FROM "_User" WHERE "objectId" = '${u.id}'`), /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    const again = await r('POST', '/login', { body: { username: u.username, password: 'correct horse battery' } });
+    assert.equal(again.status, 200, 'the new hash verifies');
+  });
