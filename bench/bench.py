@@ -12,8 +12,9 @@ objects spread over 200 owners, each readable and writable by its owner alone (p
 with every request carrying one owner's session token. "ACL cost" compares these with the
 public workloads of the same server. A private query finds the caller's few objects among many,
 which is more work than the public query whatever the ACL check costs; "user-query-shared" runs
-the same query on a copy whose objects are also publicly readable ({owner: rw, *: read}), so it
-matches the same rows as the public query and the difference is the cost of the ACL check.
+the same query on a copy whose objects are also publicly readable ({owner: rw, *: read}), and
+"query-shared" runs it there with the REST key alone: same rows, same answers, so the difference
+between those two is the cost of the ACL check.
 
     bench/run [--seconds 10] [--only basalt-pg,parse,basalt-sqlite,pgbench,startup] [--no-users]
 """
@@ -203,6 +204,10 @@ def run_server(name, start, seconds, results, users=True):
                 report(mode, row[mode])
             row["user-query-shared"] = wrk(server, "user-query", seconds, pairs_file, cls=SHARED)
             report("user-query-shared", row["user-query-shared"])
+            # The same query on the same objects with the REST key alone: the baseline for the
+            # cost of the ACL check (the objects' ACLs make bigger answers than BenchItem's).
+            row["query-shared"] = wrk(server, "query", seconds, pairs_file, cls=SHARED)
+            report("query-shared", row["query-shared"])
         row["peak_rss_mb"] = round(rss_kb(server.proc.pid, "VmHWM") / 1024, 1)
         results[name] = row
     finally:
@@ -350,7 +355,7 @@ def main():
         if "login" in results["basalt-pg"] and "login" in results["parse"]:
             print("\nlogged in           basalt-pg req/s  parse req/s   ratio   basalt p50/p99 ms   parse p50/p99 ms   ACL cost (basalt, vs public)")
             for mode, public in [("login", None), ("user-create", "create"), ("user-get", "get"), ("user-query", "query"),
-                                 ("user-query-shared", "query")]:
+                                 ("user-query-shared", "query-shared")]:
                 b, p = results["basalt-pg"][mode], results["parse"][mode]
                 cost = f"{(1 - b['rps'] / results['basalt-pg'][public]['rps']) * 100:>5.0f}%" if public else "    -"
                 print(f"{mode:18} {b['rps']:>15.0f} {p['rps']:>12.0f} {b['rps'] / p['rps']:>7.1f}x   {b['p50_ms']:>6.2f}/{b['p99_ms']:<8.2f}   "
