@@ -125,31 +125,3 @@ pub fn drop_index(class: &str, index: &str) -> String {
         quoted(&format!("{class}_{index}"))
     )
 }
-
-/// PostgreSQL: the ACL-aware twin of a declared index, a GIN index (through `btree_gin`) on the
-/// read ACL together with the index's scalar fields. A user who may read few objects of a large
-/// class finds them in it directly (0.2 ms for the benchmark's query, against 1.4 ms for the
-/// ACL index intersected with the declared btree). `None` when no field of the index can join.
-pub fn acl_twin_index(class: &str, index: &str, fields: &[(String, Col)]) -> Option<String> {
-    let cols: Vec<String> = fields
-        .iter()
-        .filter(|(_, c)| matches!(c, Col::Text | Col::Float | Col::Bool | Col::Date))
-        .map(|(f, _)| quoted(f))
-        .collect();
-    if cols.is_empty() {
-        return None;
-    }
-    Some(format!(
-        "CREATE INDEX IF NOT EXISTS {} ON {} USING GIN ((COALESCE(\"_rperm\", '{{*}}'::text[])), {}) WITH (fastupdate = off)",
-        quoted(&format!("{class}_{index}_acl")),
-        quoted(class),
-        cols.join(", ")
-    ))
-}
-
-pub fn drop_acl_twin_index(class: &str, index: &str) -> String {
-    format!(
-        "DROP INDEX IF EXISTS {}",
-        quoted(&format!("{class}_{index}_acl"))
-    )
-}

@@ -36,11 +36,6 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "acl_index",
         include_str!("../../../../migrations/postgres/0004_acl_index.sql"),
     ),
-    (
-        5,
-        "btree_gin",
-        include_str!("../../../../migrations/postgres/0005_btree_gin.sql"),
-    ),
 ];
 /// An arbitrary constant naming Basalt's migration lock.
 const MIGRATION_LOCK: i64 = 0x6261_7361_6c74;

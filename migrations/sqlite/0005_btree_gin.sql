@@ -1,1 +1,0 @@
--- PostgreSQL installs btree_gin here; SQLite has nothing to do.
