@@ -1,0 +1,139 @@
+//! [`WriteTx`]: a request's writes, their lazily opened transaction, and what the schema and
+//! session caches learn once it commits.
+
+use std::sync::Arc;
+
+use basalt_query::{ClassSchema, Dialect, FieldType, Sql};
+
+use crate::error::{ApiError, ApiResult};
+use crate::ids::ClassName;
+use crate::schema::{Ensured, Growth};
+use crate::state::AppState;
+use crate::storage::{Cell, Col, Storage, Tx};
+
+/// A request's writes. The transaction opens lazily: a write that turns out to be one
+/// statement runs it autocommitted (one round trip instead of three on PostgreSQL); one that
+/// needs more (schema growth, relations, a read-modify-write) opens it at its first statement.
+/// Schema changes are published when it commits.
+pub struct WriteTx {
+    storage: Storage,
+    tx: Option<Tx>,
+    /// `/batch` with `transaction: true`: every statement joins one transaction.
+    whole: bool,
+    ensured: Vec<Ensured>,
+    /// What the session cache must learn once this commits.
+    effects: Vec<Effect>,
+    /// The client's installation id, recorded on sessions it opens.
+    pub installation_id: Option<String>,
+}
+
+/// A change to sessions or roles, applied to the session cache after commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// A session was revoked (by its token hash).
+    SessionRevoked(String),
+    /// A user's sessions were revoked (deleted, or its password changed).
+    UserSessionsRevoked(String),
+    /// A role or its membership changed.
+    RolesChanged,
+}
+
+impl WriteTx {
+    pub fn new(state: &AppState) -> Self {
+        Self {
+            storage: state.storage.clone(),
+            tx: None,
+            whole: false,
+            ensured: Vec::new(),
+            effects: Vec::new(),
+            installation_id: None,
+        }
+    }
+
+    /// Records what the session cache must learn once this commits.
+    pub fn after_commit(&mut self, effect: Effect) {
+        if !self.effects.contains(&effect) {
+            self.effects.push(effect);
+        }
+    }
+
+    /// One transaction for everything that follows (a transactional batch).
+    pub async fn whole(state: &AppState) -> ApiResult<Self> {
+        let mut w = Self::new(state);
+        w.whole = true;
+        w.tx().await?;
+        Ok(w)
+    }
+
+    pub(super) fn dialect(&self) -> Dialect {
+        self.storage.dialect()
+    }
+
+    /// The open transaction, begun now if there is none.
+    pub async fn tx(&mut self) -> ApiResult<&mut Tx> {
+        if self.tx.is_none() {
+            self.tx = Some(self.storage.begin().await?);
+        }
+        self.tx
+            .as_mut()
+            .ok_or_else(|| ApiError::internal("transaction vanished"))
+    }
+
+    /// A statement that is the request's only write: autocommitted unless a transaction is open.
+    pub async fn execute_alone(&mut self, sql: &Sql) -> ApiResult<u64> {
+        match self.tx.as_mut() {
+            Some(tx) => Ok(tx.execute(sql).await?),
+            None => Ok(self.storage.execute(sql).await?),
+        }
+    }
+
+    /// As [`Self::execute_alone`], for a statement with `RETURNING`.
+    pub(super) async fn fetch_alone(
+        &mut self,
+        sql: &Sql,
+        cols: &[Col],
+    ) -> ApiResult<Vec<Vec<Cell>>> {
+        match self.tx.as_mut() {
+            Some(tx) => Ok(tx.fetch(sql, cols).await?),
+            None => Ok(self.storage.write_fetch(sql, cols).await?),
+        }
+    }
+
+    /// Grows the schema as the write needs, inside the transaction when it must change.
+    pub(super) async fn ensure(
+        &mut self,
+        state: &AppState,
+        class: &ClassName,
+        types: &[(String, FieldType)],
+        growth: Growth,
+    ) -> ApiResult<Arc<ClassSchema>> {
+        if let Some(s) = state.schemas.cached(class.as_str(), types)? {
+            return Ok(s);
+        }
+        let tx = self.tx().await?;
+        let ensured = state
+            .schemas
+            .ensure(tx, class.as_str(), types, growth)
+            .await?;
+        let schema = ensured.schema.clone();
+        self.ensured.push(ensured);
+        Ok(schema)
+    }
+
+    pub async fn commit(self, state: &AppState) -> ApiResult<()> {
+        if let Some(tx) = self.tx {
+            tx.commit().await?;
+        }
+        for e in &self.ensured {
+            state.schemas.commit(e);
+        }
+        for e in self.effects {
+            match e {
+                Effect::SessionRevoked(hash) => state.sessions.forget(&hash),
+                Effect::UserSessionsRevoked(user) => state.sessions.forget_user(&user),
+                Effect::RolesChanged => state.sessions.roles_changed(),
+            }
+        }
+        Ok(())
+    }
+}
