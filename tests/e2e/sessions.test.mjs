@@ -357,3 +357,9 @@ test('POST /upgradeToRevocableSession with a revocable token: 200 with a new ses
     assert.notEqual(sessionToken, u.token);
     assert.equal((await withToken(r, sessionToken)('GET', '/users/me')).body.objectId, u.id);
   });
+
+test('POST /upgradeToRevocableSession without a session token: 404 {code:101,"invalid session"}', async () => {
+  const res = await r('POST', '/upgradeToRevocableSession');
+  assert.equal(res.status, 404);
+  assert.deepEqual(res.body, { code: 101, error: 'invalid session' });
+});

@@ -363,10 +363,7 @@ pub async fn upgrade(
     installation_id: Option<String>,
 ) -> ApiResult<Value> {
     let Some(user) = auth.user() else {
-        return Err(ApiError::new(
-            Code::SessionMissing,
-            "Session token required.",
-        ));
+        return Err(ApiError::new(Code::ObjectNotFound, "invalid session"));
     };
     let mut wtx = WriteTx::new(state);
     wtx.installation_id = installation_id;

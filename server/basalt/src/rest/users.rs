@@ -87,6 +87,34 @@ async fn check_unique(
     })
 }
 
+/// A username or email a write sets must be usable (200 / 125) and not another user's
+/// (202 / 203); `except` is the user being updated.
+async fn check_identity(
+    state: &AppState,
+    wtx: &mut WriteTx,
+    body: &Map<String, Value>,
+    except: Option<&str>,
+) -> ApiResult<()> {
+    if let Some(username) = body.get("username") {
+        let username = username
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ApiError::new(Code::UsernameMissing, "bad or missing username"))?;
+        check_unique(state, wtx, "username", username, except).await?;
+    }
+    if let Some(email) = body.get("email").filter(|v| !v.is_null()) {
+        let email = email.as_str().ok_or_else(|| {
+            ApiError::new(
+                Code::InvalidEmailAddress,
+                "Email address format is invalid.",
+            )
+        })?;
+        check_email(email)?;
+        check_unique(state, wtx, "email", email, except).await?;
+    }
+    Ok(())
+}
+
 /// The anonymous id of `authData`, or `None` without one (`{}` and `null` count as none).
 /// Providers other than `anonymous` need an adapter Basalt does not have yet: 252.
 fn anonymous_id(body: &Map<String, Value>) -> ApiResult<Option<String>> {
@@ -227,22 +255,7 @@ pub async fn create(
             return Err(ApiError::new(Code::PasswordMissing, "password is required"));
         }
     };
-    if let Some(username) = body.get("username") {
-        let username = username
-            .as_str()
-            .ok_or_else(|| ApiError::new(Code::UsernameMissing, "bad or missing username"))?;
-        check_unique(state, wtx, "username", username, None).await?;
-    }
-    if let Some(email) = body.get("email").filter(|v| !v.is_null()) {
-        let email = email.as_str().ok_or_else(|| {
-            ApiError::new(
-                Code::InvalidEmailAddress,
-                "Email address format is invalid.",
-            )
-        })?;
-        check_email(email)?;
-        check_unique(state, wtx, "email", email, None).await?;
-    }
+    check_identity(state, wtx, &body, None).await?;
     let object_id = new_object_id();
     if body.get("ACL").is_none_or(Value::is_null) {
         body.insert("ACL".into(), json!({}));
@@ -323,23 +336,7 @@ pub async fn update(
             Bind::Text(password::hash(p.clone()).await?),
         ));
     }
-    if let Some(username) = body.get("username") {
-        let username = username
-            .as_str()
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| ApiError::new(Code::UsernameMissing, "bad or missing username"))?;
-        check_unique(state, wtx, "username", username, Some(id.as_str())).await?;
-    }
-    if let Some(email) = body.get("email").filter(|v| !v.is_null()) {
-        let email = email.as_str().ok_or_else(|| {
-            ApiError::new(
-                Code::InvalidEmailAddress,
-                "Email address format is invalid.",
-            )
-        })?;
-        check_email(email)?;
-        check_unique(state, wtx, "email", email, Some(id.as_str())).await?;
-    }
+    check_identity(state, wtx, &body, Some(id.as_str())).await?;
     anonymous_id(&body)?;
     let mut out = write::modify(
         state,

@@ -10,7 +10,6 @@ use serde_json::{Value, json};
 use crate::error::ApiResult;
 use crate::http::Ctx;
 use crate::ids::{ClassName, ObjectId};
-use crate::rest::write::WriteTx;
 use crate::rest::{find as rest_find, write};
 use crate::state::AppState;
 
@@ -63,10 +62,8 @@ pub async fn create(
 /// Creates and answers 201 with `Location`, or 200 when the create logged in an existing user.
 pub async fn create_in(state: &AppState, class: &ClassName, mut ctx: Ctx) -> ApiResult<Response> {
     let body = ctx.body()?;
-    let mut wtx = WriteTx::new(state);
-    wtx.installation_id = ctx.installation_id.clone();
-    let created = write::create_in(state, &ctx.auth, &mut wtx, class, &body).await?;
-    wtx.commit(state).await?;
+    let created =
+        write::create(state, &ctx.auth, class, &body, ctx.installation_id.clone()).await?;
     if created.existing {
         return Ok((StatusCode::OK, Json(created.body())).into_response());
     }
@@ -102,11 +99,17 @@ pub async fn update_in(
 ) -> ApiResult<Json<Value>> {
     let id = ObjectId::parse(id)?;
     let body = ctx.body()?;
-    let mut wtx = WriteTx::new(state);
-    wtx.installation_id = ctx.installation_id.clone();
-    let out = write::update_in(state, &ctx.auth, &mut wtx, class, &id, &body).await?;
-    wtx.commit(state).await?;
-    Ok(Json(out))
+    Ok(Json(
+        write::update(
+            state,
+            &ctx.auth,
+            class,
+            &id,
+            &body,
+            ctx.installation_id.clone(),
+        )
+        .await?,
+    ))
 }
 
 pub async fn delete(

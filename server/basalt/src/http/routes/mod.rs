@@ -33,8 +33,8 @@ pub fn router() -> Router<AppState> {
         .route(
             "/users/me",
             get(users::me)
-                .put(users::user::update_me)
-                .delete(users::user::delete_me),
+                .put(users::update_me)
+                .delete(users::delete_me),
         )
         .route("/verifyPassword", get(users::verify_password))
         .route("/loginAs", post(users::login_as))

@@ -50,20 +50,6 @@ macro_rules! class_routes {
             ) -> ApiResult<Json<Value>> {
                 classes::delete_in(&state, &class($class), &id, &ctx).await
             }
-            #[allow(dead_code, reason = "only `/users/me` routes these")]
-            pub async fn update_me(
-                State(state): State<AppState>,
-                ctx: Ctx,
-            ) -> ApiResult<Json<Value>> {
-                classes::update_in(&state, &class($class), "me", ctx).await
-            }
-            #[allow(dead_code, reason = "only `/users/me` routes these")]
-            pub async fn delete_me(
-                State(state): State<AppState>,
-                ctx: Ctx,
-            ) -> ApiResult<Json<Value>> {
-                classes::delete_in(&state, &class($class), "me", &ctx).await
-            }
         }
     };
 }
@@ -71,6 +57,16 @@ macro_rules! class_routes {
 class_routes!(user, "_User");
 class_routes!(role, "_Role");
 class_routes!(session, "_Session");
+
+/// `PUT /users/me` and `DELETE /users/me`: `me` is not an objectId, so these are refused as
+/// writes to another user are (206).
+pub async fn update_me(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Json<Value>> {
+    classes::update_in(&state, &class("_User"), "me", ctx).await
+}
+
+pub async fn delete_me(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Json<Value>> {
+    classes::delete_in(&state, &class("_User"), "me", &ctx).await
+}
 
 /// `GET /users/me`.
 pub async fn me(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Json<Value>> {

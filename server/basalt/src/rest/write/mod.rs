@@ -72,13 +72,16 @@ impl Created {
 }
 
 /// `POST /classes/:className`.
+/// `installation_id` is recorded on a session the create opens (sign-up).
 pub async fn create(
     state: &AppState,
     auth: &Auth,
     class: &ClassName,
     body: &Value,
+    installation_id: Option<String>,
 ) -> ApiResult<Created> {
     let mut wtx = WriteTx::new(state);
+    wtx.installation_id = installation_id;
     let created = create_in(state, auth, &mut wtx, class, body).await?;
     wtx.commit(state).await?;
     Ok(created)
@@ -319,14 +322,17 @@ fn write_acl(
 }
 
 /// `PUT /classes/:className/:objectId`: answers `{updatedAt}` plus operator results.
+/// `installation_id` is recorded on a session the update opens (a password change).
 pub async fn update(
     state: &AppState,
     auth: &Auth,
     class: &ClassName,
     id: &ObjectId,
     body: &Value,
+    installation_id: Option<String>,
 ) -> ApiResult<Value> {
     let mut wtx = WriteTx::new(state);
+    wtx.installation_id = installation_id;
     let out = update_in(state, auth, &mut wtx, class, id, body).await?;
     wtx.commit(state).await?;
     Ok(out)
