@@ -36,6 +36,10 @@ pub struct Sql {
     pub dialect: Dialect,
     pub text: String,
     pub binds: Vec<Bind>,
+    /// PostgreSQL: plan this statement for its own values instead of reusing a prepared
+    /// statement's generic plan. Set for a user's queries, whose best plan depends on how few
+    /// objects the user's ACL entries match — which a generic plan cannot know.
+    pub custom_plan: bool,
 }
 
 impl Sql {
@@ -44,6 +48,7 @@ impl Sql {
             dialect,
             text: String::with_capacity(256),
             binds: Vec::new(),
+            custom_plan: false,
         }
     }
 

@@ -283,7 +283,7 @@ impl Schemas {
                     format!("Index \"{name}\" does not exist, cannot delete."),
                 ));
             }
-            tx.ddl(&storage::drop_index(class, name)).await?;
+            tx.drop_declared_index(class, name).await?;
         }
         if !change.add_indexes.is_empty() && !schema.indexes.contains_key("_id_") {
             // Parse lists the primary-key index as `_id_` once indexes are edited; so do we.
@@ -460,20 +460,15 @@ async fn create_index(
                 format!("Field {field} does not exist, cannot add index."),
             )
         })?;
-        if ty.column().is_none() {
+        let Some(kind) = ty.column() else {
             return Err(ApiError::with_code(
                 255,
                 format!("Field {field} cannot be indexed."),
             ));
-        }
-        fields.push((field.clone(), dir.as_i64() != Some(-1)));
+        };
+        fields.push((field.clone(), dir.as_i64() != Some(-1), kind.into()));
     }
-    tx.ddl(&storage::create_index(
-        &schema.class_name,
-        name,
-        &fields,
-        false,
-    ))
-    .await
-    .map_err(ApiError::from)
+    tx.create_declared_index(&schema.class_name, name, &fields)
+        .await
+        .map_err(ApiError::from)
 }

@@ -125,3 +125,34 @@ pub fn drop_index(class: &str, index: &str) -> String {
         quoted(&format!("{class}_{index}"))
     )
 }
+
+/// PostgreSQL: the ACL-aware twin of a declared index, a GIN index (through `btree_gin`) on the
+/// read ACL together with the index's first field. A user who may read few objects of a large
+/// class finds them in it directly (0.2 ms for the benchmark's query, against 1.4 ms for the
+/// ACL index intersected with the declared btree). Only the first field: it is the one queries
+/// match by equality; a range inside GIN walks every matching value's list (5 ms, measured).
+/// `None` when that field is not a scalar column.
+pub fn acl_twin_index(class: &str, index: &str, fields: &[(String, Col)]) -> Option<String> {
+    let cols: Vec<String> = fields
+        .first()
+        .filter(|(_, c)| matches!(c, Col::Text | Col::Float | Col::Bool | Col::Date))
+        .map(|(f, _)| quoted(f))
+        .into_iter()
+        .collect();
+    if cols.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "CREATE INDEX IF NOT EXISTS {} ON {} USING GIN ((COALESCE(\"_rperm\", '{{*}}'::text[])), {}) WITH (fastupdate = off)",
+        quoted(&format!("{class}_{index}_acl")),
+        quoted(class),
+        cols.join(", ")
+    ))
+}
+
+pub fn drop_acl_twin_index(class: &str, index: &str) -> String {
+    format!(
+        "DROP INDEX IF EXISTS {}",
+        quoted(&format!("{class}_{index}_acl"))
+    )
+}

@@ -243,6 +243,41 @@ impl Tx {
         self.execute(&sql).await.map(|_| ())
     }
 
+    /// Creates an index declared through `/schemas` (`fields` with ascending flags and column
+    /// kinds) and, on PostgreSQL with `btree_gin` installed, its ACL-aware twin
+    /// ([`ddl::acl_twin_index`]).
+    pub async fn create_declared_index(
+        &mut self,
+        class: &str,
+        index: &str,
+        fields: &[(String, bool, Col)],
+    ) -> StorageResult<()> {
+        let order: Vec<(String, bool)> = fields.iter().map(|(f, a, _)| (f.clone(), *a)).collect();
+        self.ddl(&ddl::create_index(class, index, &order, false))
+            .await?;
+        if self.dialect() == Dialect::Postgres {
+            let mut probe = Sql::new(Dialect::Postgres);
+            probe.push("SELECT 1::bigint FROM pg_extension WHERE extname = 'btree_gin'");
+            let kinds: Vec<(String, Col)> =
+                fields.iter().map(|(f, _, c)| (f.clone(), *c)).collect();
+            if !self.fetch(&probe, &[Col::Int]).await?.is_empty()
+                && let Some(twin) = ddl::acl_twin_index(class, index, &kinds)
+            {
+                self.ddl(&twin).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops a declared index and its ACL-aware twin.
+    pub async fn drop_declared_index(&mut self, class: &str, index: &str) -> StorageResult<()> {
+        self.ddl(&ddl::drop_index(class, index)).await?;
+        if self.dialect() == Dialect::Postgres {
+            self.ddl(&ddl::drop_acl_twin_index(class, index)).await?;
+        }
+        Ok(())
+    }
+
     pub async fn commit(self) -> StorageResult<()> {
         match self {
             Tx::Sqlite(tx) => tx.commit(),

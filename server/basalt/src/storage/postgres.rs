@@ -36,6 +36,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "acl_index",
         include_str!("../../../../migrations/postgres/0004_acl_index.sql"),
     ),
+    (
+        5,
+        "btree_gin",
+        include_str!("../../../../migrations/postgres/0005_btree_gin.sql"),
+    ),
 ];
 /// An arbitrary constant naming Basalt's migration lock.
 const MIGRATION_LOCK: i64 = 0x6261_7361_6c74;
@@ -98,7 +103,8 @@ impl PgStore {
 }
 
 fn query(sql: &Sql) -> sqlx::query::Query<'_, Postgres, sqlx::postgres::PgArguments> {
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.text.as_str()));
+    // An unnamed statement is planned with its values at every execution.
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.text.as_str())).persistent(!sql.custom_plan);
     for b in &sql.binds {
         q = match b {
             Bind::Text(s) => q.bind(s.as_str()),

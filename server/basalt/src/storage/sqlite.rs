@@ -46,6 +46,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "acl_index",
         include_str!("../../../../migrations/sqlite/0004_acl_index.sql"),
     ),
+    (
+        5,
+        "btree_gin",
+        include_str!("../../../../migrations/sqlite/0005_btree_gin.sql"),
+    ),
 ];
 
 /// How often the checkpointer copies the WAL back into the database.

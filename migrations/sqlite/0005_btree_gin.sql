@@ -1,0 +1,1 @@
+-- PostgreSQL installs btree_gin here; SQLite has nothing to do.
