@@ -31,8 +31,9 @@ pub struct Compiler<'a> {
     pub perms: Option<&'a [String]>,
 }
 
-/// What a key resolves to in a table.
-enum Operand<'s> {
+/// What a key resolves to in a table (shared with the in-memory matcher, so both read a key
+/// the same way).
+pub(crate) enum Operand<'s> {
     Column {
         name: &'s str,
         ty: &'s FieldType,
@@ -54,7 +55,7 @@ enum Operand<'s> {
     Missing,
 }
 
-fn resolve<'s>(schema: &'s ClassSchema, key: &'s KeyPath) -> Operand<'s> {
+pub(crate) fn resolve<'s>(schema: &'s ClassSchema, key: &'s KeyPath) -> Operand<'s> {
     if key.field == "_rperm" || key.field == "_wperm" {
         return Operand::Perms { name: &key.field };
     }
@@ -76,7 +77,7 @@ fn resolve<'s>(schema: &'s ClassSchema, key: &'s KeyPath) -> Operand<'s> {
 }
 
 /// Converts a query literal to the bind for a typed column, or None if it cannot match.
-fn typed_bind(ty: &FieldType, v: &Value) -> Option<Bind> {
+pub(crate) fn typed_bind(ty: &FieldType, v: &Value) -> Option<Bind> {
     match (ty, v) {
         (FieldType::String, Value::String(s)) => Some(Bind::Text(s.clone())),
         (FieldType::Number, Value::Number(n)) => n.as_f64().map(Bind::Float),
@@ -1292,7 +1293,7 @@ pub fn join_table(owner_class: &str, field: &str) -> String {
 /// Renders a checked pattern (with its `(?flags)` prefix) for the database's engine. Parse on
 /// PostgreSQL lets `.` match a newline; SQLite's engine gets the `s` flag so both agree, and
 /// Perl's `m` becomes PostgreSQL's `w` (`^`/`$` at line breaks).
-fn dialect_regex(dialect: Dialect, pattern: &str) -> String {
+pub(crate) fn dialect_regex(dialect: Dialect, pattern: &str) -> String {
     let (flags, body) = match pattern.strip_prefix("(?").and_then(|p| p.split_once(')')) {
         Some((f, b)) if !f.is_empty() && f.chars().all(|c| "imxs".contains(c)) => (f, b),
         _ => ("", pattern),

@@ -202,6 +202,22 @@ impl Filter {
         }
     }
 
+    /// True if a sub-query (`$inQuery`, `$notInQuery`, `$select`, `$dontSelect`) or a
+    /// `$relatedTo` appears anywhere: these read other rows, so only the database can decide
+    /// them, not the in-memory [`matcher`](crate::matcher). Equality on a Relation field needs
+    /// the database too, but only the schema tells a Relation field apart:
+    /// [`CompiledFilter::needs_database`](crate::matcher::CompiledFilter::needs_database) sees
+    /// both.
+    pub fn needs_database(&self) -> bool {
+        match self {
+            Filter::InQuery { .. } | Filter::Select { .. } | Filter::RelatedTo { .. } => true,
+            Filter::And(fs) | Filter::Or(fs) | Filter::Nor(fs) => {
+                fs.iter().any(Filter::needs_database)
+            }
+            _ => false,
+        }
+    }
+
     /// The `$nearSphere` in this filter, if any: results are sorted by its distance.
     pub fn near(&self) -> Option<(&KeyPath, GeoPoint)> {
         match self {

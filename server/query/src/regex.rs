@@ -12,6 +12,9 @@ use crate::error::{QueryError, Result};
 pub const MAX_PATTERN_LEN: usize = 1024;
 /// Largest compiled program accepted, in regex-syntax HIR nodes (repetition counts expand).
 const MAX_REPEAT: u32 = 1000;
+/// Largest compiled program Rust's engine may build for a pattern (SQLite's `REGEXP` and the
+/// in-memory matcher), in bytes.
+pub const COMPILED_SIZE_LIMIT: usize = 1 << 20;
 
 /// The `$options` Parse accepts: i (case-insensitive), m (multi-line), x (extended), s (dot-all).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -108,6 +111,17 @@ pub fn prepare(pattern: &str, options: RegexOptions) -> Result<String> {
         )));
     }
     Ok(full)
+}
+
+/// Compiles a [`prepare`]d pattern for Rust's engine as SQLite's `REGEXP` runs it (`.` matches
+/// a newline, as on PostgreSQL). A program over [`COMPILED_SIZE_LIMIT`] is refused with the
+/// answer PostgreSQL's engine gives a pattern it rejects.
+pub fn compile(prepared: &str) -> Result<::regex::Regex> {
+    let rendered = crate::compile::dialect_regex(crate::Dialect::Sqlite, prepared);
+    ::regex::RegexBuilder::new(&rendered)
+        .size_limit(COMPILED_SIZE_LIMIT)
+        .build()
+        .map_err(|_| QueryError::invalid_query("Invalid regular expression."))
 }
 
 fn first_line(s: &str) -> &str {

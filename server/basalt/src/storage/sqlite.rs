@@ -59,8 +59,9 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 const MAX_IDLE_READERS: usize = 8;
 /// Prepared statements cached per connection.
 const STATEMENT_CACHE: usize = 256;
-/// Largest compiled `$regex` program (the patterns were checked for cost already).
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
+/// Largest compiled `$regex` program (the patterns were checked for cost already); the
+/// in-memory matcher builds its regexes with the same limit.
+const REGEX_SIZE_LIMIT: usize = basalt_query::regex::COMPILED_SIZE_LIMIT;
 
 #[derive(Clone)]
 pub struct SqliteStore {
