@@ -191,9 +191,14 @@ impl Leaf {
                 }
             }
             Leaf::Path { field, path, test } => {
-                let x = value(obj, field)
-                    .and_then(|root| json::at_path(root, &field.ty, path))
-                    .filter(|v| !v.is_null());
+                let at = value(obj, field).and_then(|root| json::at_path(root, &field.ty, path));
+                // A JSON null equals nothing and has no order, but it is there: `$nin` holds.
+                if let PathTest::In { negate: true, .. } = test
+                    && at.is_some_and(Value::is_null)
+                {
+                    return true;
+                }
+                let x = at.filter(|v| !v.is_null());
                 match test {
                     PathTest::Cmp {
                         op: CmpOp::Eq,

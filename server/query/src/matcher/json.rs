@@ -60,12 +60,18 @@ pub(super) fn order(x: &Value, v: &Value) -> Option<Ordering> {
     }
 }
 
-/// The value at `path` inside a field's value, following object keys only. A JSON null is
-/// returned as such (it is present). A File's `url` is not stored, so no path reaches it.
+/// The value at `path` inside a field's value: an object's key, or an array's element where
+/// the segment is an index (`"list.0"`). A JSON null is returned as such (it is present). A
+/// File's `url` is not stored, so no path reaches it.
 pub(super) fn at_path<'a>(root: &'a Value, ty: &FieldType, path: &[String]) -> Option<&'a Value> {
     if *ty == FieldType::File && path.first().is_some_and(|p| p == "url") {
         return None;
     }
-    path.iter()
-        .try_fold(root, |cur, seg| cur.as_object()?.get(seg.as_str()))
+    path.iter().try_fold(root, |cur, seg| match cur {
+        Value::Object(o) => o.get(seg.as_str()),
+        Value::Array(a) if seg.bytes().all(|b| b.is_ascii_digit()) => {
+            a.get(seg.parse::<usize>().ok()?)
+        }
+        _ => None,
+    })
 }

@@ -10,9 +10,13 @@
 //! read/write true; an object without `ACL` has none (NULL), and as in the read check a NULL
 //! `_rperm` holds `*` for equality and `$in`.
 //!
-//! Where the two databases answer differently the matcher takes Parse's side: values compare
-//! within their JSON type only (a string is never less than a number, `true` never equals 1),
-//! objects compare by their keys whatever their order, and numbers by value (1 equals 1.0).
+//! Where the SQL answers against Parse's semantics, or the two databases disagree, the matcher
+//! takes Parse's side (`server/basalt/tests/matcher_agrees.rs` lists each case): values inside
+//! Objects compare within their JSON type only (a string is never less than a number, `true`
+//! never equals 1, a regex reads strings only), objects compare by their keys whatever their
+//! order and numbers by value (1 equals 1.0), a path segment that is an index reads an array's
+//! element (`"list.0"`), a JSON null inside an Object is present (`$exists`, `$nin`), and `$ne`
+//! on a File matches an object without the file.
 //!
 //! Sub-queries and relations (`$inQuery`, `$notInQuery`, `$select`, `$dontSelect`,
 //! `$relatedTo`, and equality or `$in` on a Relation field) need other rows: those leaves never

@@ -225,10 +225,9 @@ fn dot_paths_read_inside_objects() {
     assert!(!m(json!({"o.a": {"$ne": 5}}), o.clone()));
     assert!(m(json!({"o.a": {"$in": [1, 5]}}), o.clone()));
     assert!(!m(json!({"o.a": {"$nin": [1, 5]}}), o.clone()));
-    assert!(
-        !m(json!({"o.z": {"$nin": [1]}}), o.clone()),
-        "null is absent"
-    );
+    assert!(m(json!({"o.z": {"$nin": [1]}}), o.clone()), "null is there");
+    assert!(!m(json!({"o.q": {"$nin": [1]}}), o.clone()));
+    assert!(!m(json!({"o.z": {"$in": [1]}}), o.clone()));
     assert!(m(
         json!({"o.b.c": {"$regex": "^Y", "$options": "i"}}),
         o.clone()
@@ -244,7 +243,20 @@ fn dot_paths_read_inside_objects() {
     // Only Object-like fields have paths.
     assert!(m(json!({"s.x": {"$ne": 1}}), json!({"s": "a"})));
     assert!(!m(json!({"s.x": {"$exists": true}}), json!({"s": "a"})));
-    assert!(!m(json!({"arr.0": 1}), json!({"arr": [1]})));
+    // An index reads an array's element, as in Parse's dot notation.
+    assert!(m(json!({"arr.0": 1}), json!({"arr": [1]})));
+    assert!(m(
+        json!({"o.l.1.k": "v"}),
+        json!({"o": {"l": [0, {"k": "v"}]}})
+    ));
+    assert!(!m(
+        json!({"o.l.2": {"$exists": true}}),
+        json!({"o": {"l": [0, 1]}})
+    ));
+    assert!(!m(
+        json!({"o.l.k": {"$exists": true}}),
+        json!({"o": {"l": [{"k": 1}]}})
+    ));
 }
 
 fn geo(lat: f64, lng: f64) -> Value {
