@@ -32,6 +32,12 @@ const SQL_BUGS: &[(&str, &str, &str)] = &[
     // Both databases.
     (BOTH, r#"{"f":{"$ne":"a.txt"}}"#, FILE_NE),
     (BOTH, r#"{"$nor":[{"f":{"$ne":"a.txt"}}]}"#, FILE_NE),
+    (
+        BOTH,
+        r#"{"f":{"$ne":5}}"#,
+        "File `$ne` with a value no file name equals matches nothing; `$ne` on any other typed \
+         field matches everything then",
+    ),
     (BOTH, r#"{"o.a":{"$gt":1}}"#, CROSS_TYPE),
     (BOTH, r#"{"$nor":[{"o.a":{"$gt":1}}]}"#, CROSS_TYPE),
     (BOTH, r#"{"o.a":{"$lt":10}}"#, CROSS_TYPE),
@@ -320,6 +326,7 @@ fn cases(t: &[String]) -> Vec<Value> {
         json!({"f": "a.txt"}),
         json!({"f": file("b.txt")}),
         json!({"f": {"$ne": "a.txt"}}),
+        json!({"f": {"$ne": 5}}),
         json!({"f": {"$in": [file("a.txt")]}}),
         // ACL-derived keys
         json!({"_rperm": "*"}),
