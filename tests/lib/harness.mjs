@@ -57,9 +57,10 @@ async function waitHealthy(url, child, log) {
 
 /**
  * Starts a server and returns { serverURL, appId, masterKey, javascriptKey, restKey, dbURI, stop, restart, kill9, log }.
- * extraArgs are passed to basalt (ignored for the oracle).
+ * extraArgs are passed to basalt (ignored for the oracle). shareDatabaseOf: another server whose
+ * database this one uses too (a second node).
  */
-export async function startServer({ extraArgs = [], env = {} } = {}) {
+export async function startServer({ extraArgs = [], env = {}, shareDatabaseOf } = {}) {
   if (target === 'oracle') {
     return {
       serverURL: process.env.ORACLE_URL ?? 'http://127.0.0.1:1338/parse',
@@ -70,7 +71,11 @@ export async function startServer({ extraArgs = [], env = {} } = {}) {
   const bin = process.env.BASALT_BIN ?? join(root, 'target', 'debug', 'basalt');
   const port = await freePort();
   let dbURI, cleanup;
-  if (dbKind === 'postgres') {
+  if (shareDatabaseOf) {
+    // A second node on the first one's database; the first one drops it.
+    dbURI = shareDatabaseOf.dbURI;
+    cleanup = () => {};
+  } else if (dbKind === 'postgres') {
     const name = `basalt_test_${randomBytes(6).toString('hex')}`;
     psql([`${pgBase}/postgres`, '-c', `create database ${name}`]);
     dbURI = `${pgBase}/${name}`;

@@ -20,6 +20,22 @@ pub fn random_token(len: usize) -> String {
         .collect()
 }
 
+/// A random (version 4) UUID, as Parse names LiveQuery clients.
+pub fn uuid() -> String {
+    let mut b: [u8; 16] = rand::rng().random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
 /// A class name from a URL or body. Any name may be *read* (one that cannot exist reads as
 /// empty, as in Parse); [`ClassName::is_creatable`] decides whether a write may create it.
 /// Control characters and over-long names are refused outright, so no name is unprintable.

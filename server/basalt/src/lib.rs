@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod realtime;
 pub mod rest;
 pub mod schema;
 pub mod state;

@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use crate::auth::session::Sessions;
 use crate::config::Config;
+use crate::realtime::Realtime;
+use crate::realtime::bus::Bus;
 use crate::schema::Schemas;
 use crate::storage::Storage;
 
@@ -14,6 +16,7 @@ pub struct Inner {
     pub storage: Storage,
     pub schemas: Schemas,
     pub sessions: Sessions,
+    pub realtime: Realtime,
 }
 
 #[derive(Clone)]
@@ -44,11 +47,26 @@ impl AppState {
     pub async fn new(config: Config) -> Result<Self, String> {
         let storage = Storage::open(&config.database).await?;
         let schemas = Schemas::load(&storage).await?;
-        Ok(Self(Arc::new(Inner {
+        // On PostgreSQL several nodes may share the database: they share events too.
+        let pool = match &storage {
+            Storage::Postgres(pg) => Some(pg.pool.clone()),
+            Storage::Sqlite(_) => None,
+        };
+        let realtime = Realtime::new(
+            config.live_query_classes.as_deref(),
+            pool.as_ref().map(|_| Bus::new()),
+        );
+        let state = Self(Arc::new(Inner {
             config,
             storage,
             schemas,
             sessions: Sessions::default(),
-        })))
+            realtime,
+        }));
+        Realtime::start(&state);
+        if let Some(pool) = pool {
+            Bus::start(&state, pool);
+        }
+        Ok(state)
     }
 }

@@ -31,11 +31,13 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let mount = state.config.mount_path.clone();
-    let api = routes::router();
+    // LiveQuery's WebSocket answers at the mount path and at `/`, on the API's own port.
+    let live = axum::routing::get(crate::realtime::socket::upgrade);
+    let api = routes::router().route("/", live.clone());
     let router = if mount == "/" {
         api
     } else {
-        Router::new().nest(&mount, api)
+        Router::new().nest(&mount, api).route("/", live)
     };
     let router = router.fallback(routes::not_found).with_state(state.clone());
     // The envelope middleware wraps the router (not `Router::layer`) so it runs before routing

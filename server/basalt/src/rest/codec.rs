@@ -311,6 +311,20 @@ impl Projection {
         }
     }
 
+    /// The same columns unqualified, for `RETURNING` (SQLite's cannot name an alias).
+    pub fn bare_list(&self, sql: &mut basalt_query::Sql) {
+        let names = SYSTEM_COLUMNS
+            .iter()
+            .map(|(n, _)| *n)
+            .chain(self.fields.iter().map(|(n, _)| n.as_str()));
+        for (i, name) in names.enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.ident(name);
+        }
+    }
+
     /// Turns one row into the object JSON. Relation fields appear as Parse shows them.
     pub fn object(&self, row: Vec<Cell>, show_acl: bool) -> Map<String, Value> {
         let mut out = Map::new();

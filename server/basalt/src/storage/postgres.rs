@@ -41,6 +41,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "btree_gin",
         include_str!("../../../../migrations/postgres/0005_btree_gin.sql"),
     ),
+    (
+        6,
+        "events",
+        include_str!("../../../../migrations/postgres/0006_events.sql"),
+    ),
 ];
 /// An arbitrary constant naming Basalt's migration lock.
 const MIGRATION_LOCK: i64 = 0x6261_7361_6c74;

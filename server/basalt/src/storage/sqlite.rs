@@ -51,6 +51,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "btree_gin",
         include_str!("../../../../migrations/sqlite/0005_btree_gin.sql"),
     ),
+    (
+        6,
+        "events",
+        include_str!("../../../../migrations/sqlite/0006_events.sql"),
+    ),
 ];
 
 /// How often the checkpointer copies the WAL back into the database.

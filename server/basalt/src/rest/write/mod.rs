@@ -15,11 +15,12 @@ use serde_json::{Map, Value, json};
 
 use changes::{Op, apply_array, apply_path, parse_changes};
 
-use super::codec::{self, encode, number};
+use super::codec::{self, Projection, encode, number};
 use crate::auth::Auth;
 use crate::clp;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{ClassName, ObjectId, new_object_id};
+use crate::realtime::Event;
 use crate::schema::Growth;
 use crate::state::AppState;
 use crate::storage::{Cell, Col, Tx};
@@ -232,14 +233,45 @@ pub async fn insert(
         }
     }
     sql.push(")");
-    if relations.is_empty() {
-        wtx.execute_alone(&sql).await?;
+    // LiveQuery hears the object as stored, defaults and all.
+    let projection = wtx
+        .wants_events(state, class.as_str())
+        .then(|| Projection::new(&state.files_base(), &schema, None, &[]));
+    let cols = projection
+        .as_ref()
+        .map(Projection::cols)
+        .unwrap_or_default();
+    if let Some(p) = &projection {
+        sql.push(" RETURNING ");
+        p.bare_list(&mut sql);
+    }
+    let rows = if relations.is_empty() {
+        if projection.is_some() {
+            wtx.fetch_alone(&sql, &cols).await?
+        } else {
+            wtx.execute_alone(&sql).await?;
+            Vec::new()
+        }
     } else {
         let tx = wtx.tx().await?;
-        tx.execute(&sql).await?;
+        let rows = if projection.is_some() {
+            tx.fetch(&sql, &cols).await?
+        } else {
+            tx.execute(&sql).await?;
+            Vec::new()
+        };
         for (field, ids) in relations {
             change_relations(tx, class.as_str(), &field, &object_id, &ids, true).await?;
         }
+        rows
+    };
+    if let (Some(p), Some(row)) = (&projection, rows.into_iter().next()) {
+        wtx.emit(Event {
+            class: class.as_str().to_string(),
+            deleted: false,
+            object: p.object(row, true),
+            original: None,
+        });
     }
     Ok(Created {
         object_id,
@@ -443,6 +475,25 @@ pub async fn modify(
         }
     }
 
+    // LiveQuery hears the object before and after. SQLite reads the original first, in the
+    // transaction (it has one writer); PostgreSQL gets both from the UPDATE itself, joined
+    // to the row it locks (`FROM … o`), in one round trip.
+    let projection = wtx
+        .wants_events(state, class.as_str())
+        .then(|| Projection::new(&state.files_base(), &schema, None, &[]));
+    let mut original: Option<Map<String, Value>> = None;
+    if let (Some(p), Dialect::Sqlite) = (&projection, dialect) {
+        let mut sql = Sql::new(dialect);
+        sql.push("SELECT ");
+        p.select_list(&mut sql, "t0");
+        sql.push(" FROM ")
+            .ident(class.as_str())
+            .push(" t0 WHERE t0.\"objectId\" = ");
+        sql.bind(Bind::Text(id.as_str().to_string()));
+        let rows = wtx.tx().await?.fetch(&sql, &p.cols()).await?;
+        original = rows.into_iter().next().map(|r| p.object(r, true));
+    }
+
     let updated_at = now();
     let mut sql = Sql::new(dialect);
     sql.push("UPDATE ")
@@ -517,16 +568,50 @@ pub async fn modify(
             sql.bind(b);
         }
     }
+    let joined = projection.is_some() && dialect == Dialect::Postgres;
+    if joined {
+        sql.push(" FROM (SELECT * FROM ")
+            .ident(class.as_str())
+            .push(" WHERE \"objectId\" = ");
+        sql.bind(Bind::Text(id.as_str().to_string()));
+        sql.push(" FOR UPDATE) AS o");
+    }
     sql.push(" WHERE t0.\"objectId\" = ");
     sql.bind(Bind::Text(id.as_str().to_string()));
+    if joined {
+        sql.push(" AND o.\"objectId\" = t0.\"objectId\"");
+    }
     write_acl(dialect, state, auth, &schema, &access, &mut sql)?;
-    // SQLite's RETURNING cannot name the table alias.
-    sql.push(" RETURNING \"objectId\"");
+    // SQLite's RETURNING cannot name the table alias; PostgreSQL's must when `o` is joined.
+    let returned = |sql: &mut Sql, name: &str| {
+        if dialect == Dialect::Postgres {
+            sql.column("t0", name);
+        } else {
+            sql.ident(name);
+        }
+    };
+    sql.push(" RETURNING ");
+    returned(&mut sql, "objectId");
     for f in &returning {
-        sql.push(", ").ident(f);
+        sql.push(", ");
+        returned(&mut sql, f);
     }
     let mut cols = vec![Col::Text];
     cols.extend(returning.iter().map(|_| Col::Float));
+    if let Some(p) = &projection {
+        if joined {
+            sql.push(", ");
+            p.select_list(&mut sql, "o");
+            cols.extend(p.cols());
+        }
+        sql.push(", ");
+        if dialect == Dialect::Postgres {
+            p.select_list(&mut sql, "t0");
+        } else {
+            p.bare_list(&mut sql);
+        }
+        cols.extend(p.cols());
+    }
     // With relation changes to follow, the update and they share a transaction.
     let rows = if relation_ops.is_empty() {
         wtx.fetch_alone(&sql, &cols).await?
@@ -534,9 +619,25 @@ pub async fn modify(
         wtx.tx().await?.fetch(&sql, &cols).await?
     };
     let row = rows.into_iter().next().ok_or_else(ApiError::not_found)?;
-    for (f, cell) in returning.iter().zip(row.into_iter().skip(1)) {
+    let mut cells = row.into_iter().skip(1);
+    for (f, cell) in returning.iter().zip(cells.by_ref()) {
         if let Some(v) = codec::decode(&FieldType::Number, cell) {
             echo.insert(f.clone(), v);
+        }
+    }
+    if let Some(p) = &projection {
+        let width = p.cols().len();
+        if joined {
+            original = Some(p.object(cells.by_ref().take(width).collect(), true));
+        }
+        let object = p.object(cells.collect(), true);
+        if let Some(original) = original {
+            wtx.emit(Event {
+                class: class.as_str().to_string(),
+                deleted: false,
+                object,
+                original: Some(original),
+            });
         }
     }
     for (field, op) in relation_ops {
@@ -617,10 +718,31 @@ pub async fn remove(
         .filter(|(_, ty)| matches!(ty, FieldType::Relation(_)))
         .map(|(f, _)| f)
         .collect();
-    let deleted = if relations.is_empty() {
-        wtx.execute_alone(&sql).await?
-    } else {
-        wtx.tx().await?.execute(&sql).await?
+    let projection = wtx
+        .wants_events(state, class.as_str())
+        .then(|| Projection::new(&state.files_base(), &schema, None, &[]));
+    let deleted = match &projection {
+        Some(p) => {
+            sql.push(" RETURNING ");
+            p.bare_list(&mut sql);
+            let rows = if relations.is_empty() {
+                wtx.fetch_alone(&sql, &p.cols()).await?
+            } else {
+                wtx.tx().await?.fetch(&sql, &p.cols()).await?
+            };
+            let n = rows.len();
+            if let Some(row) = rows.into_iter().next() {
+                wtx.emit(Event {
+                    class: class.as_str().to_string(),
+                    deleted: true,
+                    object: p.object(row, true),
+                    original: None,
+                });
+            }
+            n as u64
+        }
+        None if relations.is_empty() => wtx.execute_alone(&sql).await?,
+        None => wtx.tx().await?.execute(&sql).await?,
     };
     if deleted == 0 {
         return Err(ApiError::not_found());

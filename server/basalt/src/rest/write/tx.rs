@@ -7,6 +7,8 @@ use basalt_query::{ClassSchema, Dialect, FieldType, Sql};
 
 use crate::error::{ApiError, ApiResult};
 use crate::ids::ClassName;
+use crate::realtime::Event;
+use crate::realtime::bus::Invalidation;
 use crate::schema::{Ensured, Growth};
 use crate::state::AppState;
 use crate::storage::{Cell, Col, Storage, Tx};
@@ -23,6 +25,8 @@ pub struct WriteTx {
     ensured: Vec<Ensured>,
     /// What the session cache must learn once this commits.
     effects: Vec<Effect>,
+    /// What LiveQuery subscribers hear once this commits.
+    events: Vec<Event>,
     /// The client's installation id, recorded on sessions it opens.
     pub installation_id: Option<String>,
 }
@@ -46,6 +50,7 @@ impl WriteTx {
             whole: false,
             ensured: Vec::new(),
             effects: Vec::new(),
+            events: Vec::new(),
             installation_id: None,
         }
     }
@@ -55,6 +60,16 @@ impl WriteTx {
         if !self.effects.contains(&effect) {
             self.effects.push(effect);
         }
+    }
+
+    /// Whether writes to `class` are published to LiveQuery (and so must return their rows).
+    pub fn wants_events(&self, state: &AppState, class: &str) -> bool {
+        state.realtime.publishes(class)
+    }
+
+    /// Publishes `event` once this commits.
+    pub fn emit(&mut self, event: Event) {
+        self.events.push(event);
     }
 
     /// One transaction for everything that follows (a transactional batch).
@@ -128,11 +143,24 @@ impl WriteTx {
             state.schemas.commit(e);
         }
         for e in self.effects {
-            match e {
-                Effect::SessionRevoked(hash) => state.sessions.forget(&hash),
-                Effect::UserSessionsRevoked(user) => state.sessions.forget_user(&user),
-                Effect::RolesChanged => state.sessions.roles_changed(),
-            }
+            let shared = match e {
+                Effect::SessionRevoked(hash) => {
+                    state.sessions.forget(&hash);
+                    Invalidation::Session(hash)
+                }
+                Effect::UserSessionsRevoked(user) => {
+                    state.sessions.forget_user(&user);
+                    Invalidation::User(user)
+                }
+                Effect::RolesChanged => {
+                    state.sessions.roles_changed();
+                    Invalidation::Roles
+                }
+            };
+            state.realtime.invalidate(shared);
+        }
+        if !self.events.is_empty() {
+            state.realtime.publish(self.events);
         }
         Ok(())
     }

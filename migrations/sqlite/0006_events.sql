@@ -1,0 +1,1 @@
+-- LiveQuery's event table is for PostgreSQL's several nodes; SQLite has one node.

@@ -1,0 +1,212 @@
+//! Several nodes on one PostgreSQL: events and cache invalidations travel by `NOTIFY` on the
+//! channel `basalt`, and every node `LISTEN`s. A payload too large for `NOTIFY` (8,000 bytes)
+//! is stored in `_basalt_events` and its id sent instead. Each node skips what it sent itself
+//! (it has already delivered it). On SQLite there is one node and no bus.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio::sync::mpsc;
+
+use super::Event;
+use crate::state::AppState;
+
+const CHANNEL: &str = "basalt";
+/// Largest payload sent inline; NOTIFY refuses more than 8,000 bytes.
+const INLINE_MAX: usize = 7_000;
+/// How long a stored payload is kept for the nodes to read.
+const KEEP: Duration = Duration::from_secs(120);
+
+/// What the session cache of every node must learn.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum Invalidation {
+    /// A session was revoked (token hash).
+    Session(String),
+    /// Every session of a user.
+    User(String),
+    /// Some role or role membership changed.
+    Roles,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Wire {
+    /// The sending node.
+    n: String,
+    #[serde(flatten)]
+    body: Body,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Body {
+    Event(Event),
+    Invalidate(Invalidation),
+    /// The payload is in `_basalt_events` under this id.
+    Stored(i64),
+}
+
+/// The sending half: writes are queued to one task so they leave in commit order.
+pub struct Bus {
+    node: String,
+    tx: mpsc::UnboundedSender<String>,
+    rx: std::sync::Mutex<Option<mpsc::UnboundedReceiver<String>>>,
+}
+
+impl Bus {
+    pub fn new() -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Self {
+            node: crate::ids::uuid(),
+            tx,
+            rx: std::sync::Mutex::new(Some(rx)),
+        }
+    }
+
+    fn queue(&self, body: Body) {
+        let wire = Wire {
+            n: self.node.clone(),
+            body,
+        };
+        if let Ok(text) = serde_json::to_string(&wire) {
+            let _ = self.tx.send(text);
+        }
+    }
+
+    pub fn send(&self, e: &Arc<Event>) {
+        self.queue(Body::Event((**e).clone()));
+    }
+
+    pub fn invalidate(&self, i: Invalidation) {
+        self.queue(Body::Invalidate(i));
+    }
+
+    /// Starts the sender and the listener.
+    pub fn start(state: &AppState, pool: PgPool) {
+        let Some(bus) = state.realtime.bus.as_ref() else {
+            return;
+        };
+        let Some(rx) = bus.rx.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+            return;
+        };
+        tokio::spawn(send_loop(pool.clone(), bus.node.clone(), rx));
+        tokio::spawn(listen_loop(state.clone(), pool, bus.node.clone()));
+    }
+}
+
+impl Default for Bus {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+async fn send_loop(pool: PgPool, node: String, mut rx: mpsc::UnboundedReceiver<String>) {
+    let mut stored = 0u64;
+    while let Some(text) = rx.recv().await {
+        let payload = if text.len() <= INLINE_MAX {
+            text
+        } else {
+            let id: Result<i64, _> = sqlx::query_scalar(
+                "INSERT INTO \"_basalt_events\" (payload) VALUES ($1) RETURNING id",
+            )
+            .bind(&text)
+            .fetch_one(&pool)
+            .await;
+            stored += 1;
+            if stored.is_multiple_of(100) {
+                let _ = sqlx::query(
+                    "DELETE FROM \"_basalt_events\" WHERE at < now() - make_interval(secs => $1)",
+                )
+                .bind(KEEP.as_secs_f64())
+                .execute(&pool)
+                .await;
+            }
+            match id {
+                Ok(id) => match serde_json::to_string(&Wire {
+                    n: node.clone(),
+                    body: Body::Stored(id),
+                }) {
+                    Ok(t) => t,
+                    Err(_) => continue,
+                },
+                Err(e) => {
+                    tracing::error!(error = %e, "realtime: cannot store a large event for the other nodes");
+                    continue;
+                }
+            }
+        };
+        if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(&payload)
+            .execute(&pool)
+            .await
+        {
+            tracing::error!(error = %e, "realtime: NOTIFY failed; other nodes miss this event");
+        }
+    }
+}
+
+async fn listen_loop(state: AppState, pool: PgPool, node: String) {
+    loop {
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(error = %e, "realtime: cannot LISTEN; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if let Err(e) = listener.listen(CHANNEL).await {
+            tracing::error!(error = %e, "realtime: cannot LISTEN; retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        loop {
+            match listener.recv().await {
+                Ok(n) => receive(&state, &pool, &node, n.payload()).await,
+                Err(e) => {
+                    tracing::warn!(error = %e, "realtime: LISTEN connection lost; reconnecting");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn receive(state: &AppState, pool: &PgPool, node: &str, payload: &str) {
+    let Ok(wire) = serde_json::from_str::<Wire>(payload) else {
+        tracing::warn!("realtime: ignoring a malformed notification");
+        return;
+    };
+    if wire.n == node {
+        return;
+    }
+    let body = match wire.body {
+        Body::Stored(id) => {
+            let text: Option<String> =
+                sqlx::query_scalar("SELECT payload FROM \"_basalt_events\" WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(pool)
+                    .await
+                    .ok()
+                    .flatten();
+            match text.and_then(|t| serde_json::from_str::<Wire>(&t).ok()) {
+                Some(w) => w.body,
+                None => {
+                    tracing::warn!(id, "realtime: a stored event is gone");
+                    return;
+                }
+            }
+        }
+        b => b,
+    };
+    match body {
+        Body::Event(e) => state.realtime.receive(e),
+        Body::Invalidate(Invalidation::Session(h)) => state.sessions.forget(&h),
+        Body::Invalidate(Invalidation::User(u)) => state.sessions.forget_user(&u),
+        Body::Invalidate(Invalidation::Roles) => state.sessions.roles_changed(),
+        Body::Stored(_) => {}
+    }
+}

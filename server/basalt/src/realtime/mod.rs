@@ -1,0 +1,299 @@
+//! LiveQuery: subscriptions over WebSocket, fed by committed writes.
+//!
+//! A write that commits hands its [`Event`]s (the object after, and before, as the master key
+//! sees it) to [`Realtime::publish`]. They go to this node's dispatcher and, on PostgreSQL, to
+//! every other node through `NOTIFY` ([`bus`]). The dispatcher matches each event against the
+//! subscriptions of its class — grouped by query, so one test serves every client of the same
+//! query — then decides per subscriber, as Parse does, what that subscriber may learn
+//! ([`deliver`]): class-level permissions, the object's ACL before and after, protected fields,
+//! `keys` and `watch`. Each connection has a bounded queue; a client that cannot keep up is
+//! dropped with an error rather than holding memory or slowing the others.
+
+pub mod bus;
+mod deliver;
+pub mod protocol;
+pub mod socket;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use basalt_query::matcher::CompiledFilter;
+use basalt_query::{ClassSchema, Filter};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Number, Value};
+use tokio::sync::{Notify, mpsc};
+
+use crate::state::AppState;
+
+/// How many frames may wait for one client before it is dropped as too slow.
+pub const QUEUE: usize = 256;
+
+/// A committed change to one object, as the master key sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Event {
+    pub class: String,
+    /// `afterDelete` rather than `afterSave`.
+    pub deleted: bool,
+    /// The object after the write (the deleted object for a delete).
+    pub object: Map<String, Value>,
+    /// The object before an update.
+    pub original: Option<Map<String, Value>>,
+}
+
+/// One WebSocket client after `connect`.
+pub struct Client {
+    /// The id Parse gives a client: a UUID.
+    pub id: String,
+    pub installation_id: Option<String>,
+    /// Connected with the master key (from an allowed address).
+    pub master: bool,
+    pub session_token: Option<String>,
+    out: mpsc::Sender<String>,
+    /// Set once the client is to be dropped; the socket task sends `error` and closes.
+    dropped: AtomicBool,
+    kick: Notify,
+    /// Its subscriptions: request id → (class, query key).
+    subs: Mutex<HashMap<String, (String, String)>>,
+}
+
+impl Client {
+    /// Queues a frame; a full queue drops the client.
+    fn send(&self, frame: String) {
+        if self.dropped.load(Ordering::Relaxed) {
+            return;
+        }
+        if self.out.try_send(frame).is_err() {
+            self.dropped.store(true, Ordering::Relaxed);
+            self.kick.notify_one();
+        }
+    }
+}
+
+/// One client's subscription.
+pub struct Sub {
+    pub client: Arc<Client>,
+    pub request_id: Number,
+    pub keys: Option<Vec<String>>,
+    pub watch: Option<Vec<String>>,
+    /// The subscription's own session token, else the connection's.
+    pub session_token: Option<String>,
+    /// A query on `objectId` alone is a get for class-level permissions, as in Parse.
+    pub by_id: bool,
+    /// The fields the query constrains: none may be hidden from the subscriber.
+    pub fields: Vec<String>,
+}
+
+/// Every subscription with the same class and query.
+struct Group {
+    filter: Filter,
+    /// The filter resolved against the class schema it was built for; built again when the
+    /// schema changes (a field added after the subscription is then known).
+    compiled: RwLock<(Arc<ClassSchema>, CompiledFilter)>,
+    subs: Vec<Arc<Sub>>,
+}
+
+impl Group {
+    /// Whether `object` matches, by the current `schema`.
+    fn matches(&self, schema: &Arc<ClassSchema>, object: &Map<String, Value>) -> bool {
+        {
+            let c = self.compiled.read().unwrap_or_else(|e| e.into_inner());
+            if Arc::ptr_eq(&c.0, schema) {
+                return c.1.matches(object);
+            }
+        }
+        let Ok(fresh) = CompiledFilter::new(schema, &self.filter) else {
+            return false;
+        };
+        let matched = fresh.matches(object);
+        *self.compiled.write().unwrap_or_else(|e| e.into_inner()) = (schema.clone(), fresh);
+        matched
+    }
+}
+
+#[derive(Default)]
+struct Hub {
+    /// class → query key → group.
+    classes: HashMap<String, HashMap<String, Group>>,
+}
+
+pub struct Realtime {
+    /// `--liveQuery {"classNames": …}`: only these classes publish; `None`: all do.
+    classes: Option<HashSet<String>>,
+    hub: RwLock<Hub>,
+    local: mpsc::UnboundedSender<Arc<Event>>,
+    local_rx: Mutex<Option<mpsc::UnboundedReceiver<Arc<Event>>>>,
+    bus: Option<bus::Bus>,
+}
+
+/// Classes whose objects never go out as events: sessions carry tokens.
+fn never_published(class: &str) -> bool {
+    class == "_Session" || class.starts_with("_Join:")
+}
+
+/// A key that is the same for the same query, whatever the order of its keys.
+fn query_key(v: &Value) -> String {
+    fn canon(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                Value::Object(
+                    keys.into_iter()
+                        .map(|k| (k.clone(), canon(&m[k])))
+                        .collect(),
+                )
+            }
+            Value::Array(a) => Value::Array(a.iter().map(canon).collect()),
+            other => other.clone(),
+        }
+    }
+    canon(v).to_string()
+}
+
+impl Realtime {
+    pub fn new(classes: Option<&[String]>, bus: Option<bus::Bus>) -> Self {
+        let (local, rx) = mpsc::unbounded_channel();
+        Self {
+            classes: classes.map(|c| c.iter().cloned().collect()),
+            hub: RwLock::new(Hub::default()),
+            local,
+            local_rx: Mutex::new(Some(rx)),
+            bus,
+        }
+    }
+
+    /// Whether writes to `class` produce events.
+    pub fn publishes(&self, class: &str) -> bool {
+        !never_published(class) && self.classes.as_ref().is_none_or(|c| c.contains(class))
+    }
+
+    /// Hands committed events to this node's subscribers and, through the bus, to the others'.
+    pub fn publish(&self, events: Vec<Event>) {
+        for e in events {
+            let e = Arc::new(e);
+            if let Some(bus) = &self.bus {
+                bus.send(&e);
+            }
+            let _ = self.local.send(e);
+        }
+    }
+
+    /// Tells the other nodes' session caches what this node's learnt.
+    pub fn invalidate(&self, i: bus::Invalidation) {
+        if let Some(bus) = &self.bus {
+            bus.invalidate(i);
+        }
+    }
+
+    /// An event another node published.
+    pub(crate) fn receive(&self, e: Event) {
+        let _ = self.local.send(Arc::new(e));
+    }
+
+    /// Starts the dispatcher (once).
+    pub fn start(state: &AppState) {
+        let rx = state
+            .realtime
+            .local_rx
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(mut rx) = rx {
+            let state = state.clone();
+            tokio::spawn(async move {
+                while let Some(e) = rx.recv().await {
+                    deliver::dispatch(&state, &e).await;
+                }
+            });
+        }
+    }
+
+    /// Adds (or replaces, under the same request id) a subscription.
+    fn subscribe(
+        &self,
+        class: &str,
+        where_: &Value,
+        filter: Filter,
+        compiled: (Arc<ClassSchema>, CompiledFilter),
+        sub: Sub,
+    ) {
+        let key = query_key(where_);
+        let client = sub.client.clone();
+        let rid = sub.request_id.to_string();
+        self.unsubscribe(&client, &rid);
+        let mut hub = self.hub.write().unwrap_or_else(|e| e.into_inner());
+        hub.classes
+            .entry(class.to_string())
+            .or_default()
+            .entry(key.clone())
+            .or_insert_with(|| Group {
+                filter,
+                compiled: RwLock::new(compiled),
+                subs: Vec::new(),
+            })
+            .subs
+            .push(Arc::new(sub));
+        client
+            .subs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(rid, (class.to_string(), key));
+    }
+
+    /// Removes one subscription; false if the client had none under that id.
+    fn unsubscribe(&self, client: &Client, request_id: &str) -> bool {
+        let Some((class, key)) = client
+            .subs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(request_id)
+        else {
+            return false;
+        };
+        let mut hub = self.hub.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(groups) = hub.classes.get_mut(&class) {
+            if let Some(g) = groups.get_mut(&key) {
+                g.subs.retain(|s| {
+                    !(s.client.id == client.id && s.request_id.to_string() == request_id)
+                });
+                if g.subs.is_empty() {
+                    groups.remove(&key);
+                }
+            }
+            if groups.is_empty() {
+                hub.classes.remove(&class);
+            }
+        }
+        true
+    }
+
+    /// Removes every subscription of a client that went away.
+    fn disconnect(&self, client: &Client) {
+        let ids: Vec<String> = client
+            .subs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect();
+        for id in ids {
+            self.unsubscribe(client, &id);
+        }
+    }
+
+    /// Subscriptions held on this node (for metrics and tests).
+    pub fn subscription_count(&self) -> usize {
+        let hub = self.hub.read().unwrap_or_else(|e| e.into_inner());
+        hub.classes
+            .values()
+            .flat_map(|g| g.values())
+            .map(|g| g.subs.len())
+            .sum()
+    }
+}
+
+/// The fields a `where` constrains, through `$and`/`$or`/`$nor`.
+fn constrained_fields(filter: &Filter) -> Vec<String> {
+    filter.fields().into_iter().map(str::to_string).collect()
+}

@@ -1,0 +1,205 @@
+// LiveQuery's wire protocol with a raw WebSocket (frames and errors as Parse Server 9 sends
+// them, checked against the oracle), --liveQuery classNames, and two nodes on one PostgreSQL.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, rest, sdk, uniqueClass, dbKind } from '../lib/harness.mjs';
+import { signUp } from '../lib/util.mjs';
+import { rawSocket, liveClient, subscribe, eventFor } from '../lib/live.mjs';
+
+let server, r;
+const sockets = [];
+
+before(async () => {
+  server = await startServer();
+  r = rest(server);
+});
+after(async () => {
+  for (const s of sockets) s.close();
+  await server?.stop();
+});
+
+async function socket(srv = server, path) {
+  const s = await rawSocket(srv, path);
+  sockets.push(s);
+  return s;
+}
+
+const connect = (srv = server, extra = {}) => ({ op: 'connect', applicationId: srv.appId, javascriptKey: srv.javascriptKey, ...extra });
+
+test('connect, subscribe, events, unsubscribe: the frames Parse sends', async () => {
+  const C = uniqueClass('LqWire');
+  const s = await socket();
+  s.send(connect(server, { installationId: 'inst-1' }));
+  const connected = await s.next();
+  assert.equal(connected.op, 'connected');
+  assert.match(connected.clientId, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.equal(connected.installationId, 'inst-1');
+  s.send({ op: 'subscribe', requestId: 7, query: { className: C, where: { n: { $gte: 1 } } } });
+  assert.deepEqual(await s.next(), { op: 'subscribed', clientId: connected.clientId, installationId: 'inst-1', requestId: 7 });
+  const res = await r('POST', `/classes/${C}`, { body: { n: 1 }, master: true });
+  assert.equal(res.status, 201);
+  const ev = await s.next();
+  assert.equal(ev.op, 'create');
+  assert.equal(ev.requestId, 7);
+  assert.equal(ev.clientId, connected.clientId);
+  assert.equal(ev.installationId, 'inst-1');
+  assert.equal(ev.object.objectId, res.body.objectId);
+  assert.equal(ev.object.className, C);
+  assert.equal(ev.object.n, 1);
+  s.send({ op: 'unsubscribe', requestId: 7 });
+  assert.deepEqual(await s.next(), { op: 'unsubscribed', clientId: connected.clientId, installationId: 'inst-1', requestId: 7 });
+  // `update` replaces a subscription under the same request id.
+  s.send({ op: 'subscribe', requestId: 8, query: { className: C, where: { n: 1 } } });
+  assert.equal((await s.next()).op, 'subscribed');
+  s.send({ op: 'update', requestId: 8, query: { className: C, where: { n: 2 } } });
+  assert.equal((await s.next()).op, 'subscribed');
+  await r('POST', `/classes/${C}`, { body: { n: 1 }, master: true });
+  const two = await r('POST', `/classes/${C}`, { body: { n: 2 }, master: true });
+  const ev2 = await s.next();
+  assert.equal(ev2.object.objectId, two.body.objectId, 'the replaced query still matched');
+});
+
+test('bad frames get Parse\'s errors and the connection, and other clients, carry on', async () => {
+  const bystander = await socket();
+  bystander.send(connect());
+  assert.equal((await bystander.next()).op, 'connected');
+  const C = uniqueClass('LqBad');
+  bystander.send({ op: 'subscribe', requestId: 1, query: { className: C, where: {} } });
+  assert.equal((await bystander.next()).op, 'subscribed');
+
+  const s = await socket();
+  const err = (code, error, requestId = null, reconnect = true) => ({ op: 'error', error, code, reconnect, requestId });
+  s.send({ op: 'subscribe', requestId: 1, query: { className: C, where: {} } });
+  assert.deepEqual(await s.next(), err(2, 'Can not find this client, make sure you connect to server before subscribing'));
+  s.send({ op: 'foo' });
+  assert.deepEqual(await s.next(), err(1, 'No enum match for: "foo"'));
+  s.send({ hello: 1 });
+  assert.deepEqual(await s.next(), err(1, 'Missing required property: op'));
+  s.send({ op: 'connect', applicationId: 'not-this-app' });
+  assert.deepEqual(await s.next(), err(4, 'Key in request is not valid'));
+  s.send({ op: 'connect', applicationId: server.appId, javascriptKey: 'wrong' });
+  assert.deepEqual(await s.next(), err(4, 'Key in request is not valid'));
+  s.send({ ...connect(), extra: 1 });
+  assert.deepEqual(await s.next(), err(1, 'Additional properties not allowed'));
+  s.send('this is not JSON'); // ignored, as Parse ignores it
+  s.send(connect());
+  const { clientId } = await s.next();
+  assert.ok(clientId);
+  s.send({ op: 'subscribe', requestId: 'x', query: { className: C, where: {} } });
+  assert.deepEqual(await s.next(), err(1, 'Invalid type: string (expected number)'));
+  s.send({ op: 'subscribe', requestId: 2, query: { className: C } });
+  assert.deepEqual(await s.next(), err(1, 'Missing required property: where'));
+  // A query REST refuses is refused the same way.
+  const where = { a: { $foo: 1 } };
+  const restAnswer = await r('GET', `/classes/${C}?where=${encodeURIComponent(JSON.stringify(where))}`);
+  assert.equal(restAnswer.status, 400);
+  s.send({ op: 'subscribe', requestId: 3, query: { className: C, where } });
+  assert.deepEqual(await s.next(), err(restAnswer.body.code, restAnswer.body.error, 3, false));
+  // As in a REST find, the ACL field cannot be queried.
+  s.send({ op: 'subscribe', requestId: 4, query: { className: C, where: { ACL: { $exists: true } } } });
+  assert.deepEqual(await s.next(), err(102, 'Cannot query on ACL.', 4, false));
+  s.send({ op: 'unsubscribe', requestId: 5 });
+  assert.deepEqual(await s.next(), err(2, `Cannot find subscription with clientId ${clientId} subscriptionId 5. Make sure you subscribe to live query server before unsubscribing.`));
+  // A subscription to a session class needs a user.
+  s.send({ op: 'subscribe', requestId: 6, query: { className: '_Session', where: {} } });
+  assert.deepEqual(await s.next(), err(209, 'Invalid session token', 6, false));
+  // Through all that, the bystander still hears its events.
+  const res = await r('POST', `/classes/${C}`, { body: { n: 1 }, master: true });
+  assert.equal((await bystander.next()).object.objectId, res.body.objectId);
+});
+
+test('the WebSocket answers at the mount path and at /; a plain GET there is a 404', async () => {
+  for (const path of ['/parse', '/']) {
+    const s = await socket(server, path);
+    s.send(connect());
+    assert.equal((await s.next()).op, 'connected', path);
+  }
+  const plain = await fetch(server.serverURL);
+  assert.equal(plain.status, 404);
+});
+
+test('a subscriber with the master key connects only with the right key', async () => {
+  const C = uniqueClass('LqMaster');
+  const res = await r('POST', `/classes/${C}`, { body: { n: 0, ACL: {} }, master: true });
+  assert.equal(res.status, 201);
+  const s = await socket();
+  s.send(connect(server, { masterKey: server.masterKey }));
+  assert.equal((await s.next()).op, 'connected');
+  s.send({ op: 'subscribe', requestId: 1, query: { className: C, where: {} } });
+  assert.equal((await s.next()).op, 'subscribed');
+  const wrong = await socket();
+  wrong.send(connect(server, { masterKey: 'not-the-master-key' }));
+  assert.equal((await wrong.next()).op, 'connected');
+  wrong.send({ op: 'subscribe', requestId: 1, query: { className: C, where: {} } });
+  assert.equal((await wrong.next()).op, 'subscribed');
+  await r('PUT', `/classes/${C}/${res.body.objectId}`, { body: { n: 1 }, master: true });
+  const pub = await r('POST', `/classes/${C}`, { body: { n: 2 } });
+  const seen = await s.next();
+  assert.equal(seen.op, 'update', 'the master key hears an object no one else may read');
+  assert.equal(seen.object.objectId, res.body.objectId);
+  const heard = await wrong.next();
+  assert.equal(heard.object.objectId, pub.body.objectId, 'a wrong master key heard a private object');
+});
+
+test('--liveQuery classNames limits which classes publish', async () => {
+  const Yes = uniqueClass('LqYes');
+  const No = uniqueClass('LqNo');
+  const only = await startServer({ extraArgs: ['--liveQuery', JSON.stringify({ classNames: [Yes] })] });
+  try {
+    const s = await rawSocket(only);
+    sockets.push(s);
+    s.send(connect(only));
+    assert.equal((await s.next()).op, 'connected');
+    for (const [requestId, cls] of [[1, No], [2, Yes]]) {
+      s.send({ op: 'subscribe', requestId, query: { className: cls, where: {} } });
+      assert.equal((await s.next()).op, 'subscribed');
+    }
+    const ro = rest(only);
+    await ro('POST', `/classes/${No}`, { body: { n: 1 }, master: true });
+    const yes = await ro('POST', `/classes/${Yes}`, { body: { n: 2 }, master: true });
+    const ev = await s.next();
+    assert.equal(ev.object.objectId, yes.body.objectId, 'an unlisted class published an event');
+    assert.equal(ev.requestId, 2);
+  } finally {
+    await only.stop();
+  }
+});
+
+test('two nodes on one PostgreSQL are one realtime system: events and revocations cross over', { skip: dbKind !== 'postgres' && 'PostgreSQL only (SQLite is one node)' }, async () => {
+  const second = await startServer({ shareDatabaseOf: server });
+  try {
+    const Parse = await sdk(server);
+    const C = uniqueClass('LqNodes');
+    const U = await signUp(r);
+    // Subscribed on node 1, written on node 2.
+    const c1 = liveClient(Parse, server, { sessionToken: U.token });
+    const rec = await subscribe(c1, new Parse.Query(C), U.token);
+    const r2 = rest(second);
+    const made = await r2('POST', `/classes/${C}`, { body: { k: 'from node 2', ACL: { [U.id]: { read: true } } }, master: true });
+    assert.equal(made.status, 201);
+    await eventFor(rec, 'create', made.body.objectId);
+    const up = await r2('PUT', `/classes/${C}/${made.body.objectId}`, { body: { k: 'again' }, master: true });
+    assert.equal(up.status, 200);
+    await eventFor(rec, 'update', made.body.objectId);
+    assert.equal(rec.events.at(-1).original.k, 'from node 2');
+    // A large object travels too (NOTIFY carries at most 8,000 bytes).
+    const big = 'x'.repeat(20_000);
+    const large = await r2('POST', `/classes/${C}`, { body: { big, ACL: { '*': { read: true } } }, master: true });
+    await eventFor(rec, 'create', large.body.objectId);
+    assert.equal(rec.events.at(-1).object.big.length, 20_000);
+    // Node 1 has the session cached; logging out on node 2 revokes it on node 1 at once.
+    const me1 = await r('GET', '/users/me', { headers: { 'X-Parse-Session-Token': U.token } });
+    assert.equal(me1.status, 200);
+    const out = await r2('POST', '/logout', { headers: { 'X-Parse-Session-Token': U.token } });
+    assert.equal(out.status, 200);
+    let me = me1;
+    for (let i = 0; i < 100 && me.status === 200; i++) {
+      await new Promise((res) => setTimeout(res, 20));
+      me = await r('GET', '/users/me', { headers: { 'X-Parse-Session-Token': U.token } });
+    }
+    assert.equal(me.body.code, 209, 'node 1 still accepted a session revoked on node 2');
+    await c1.close();
+  } finally {
+    await second.stop();
+  }
+});
