@@ -7,12 +7,13 @@
 //! from the subscriber yields nothing at all.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use basalt_query::ClassSchema;
 use serde_json::{Map, Value};
 
-use super::{Event, Sub, protocol};
+use super::{Event, Profile, Sub, protocol};
 use crate::auth::Auth;
 use crate::clp::{self, Access};
 use crate::state::AppState;
@@ -43,29 +44,38 @@ pub(super) async fn dispatch(state: &AppState, e: &Event) {
     };
     let mut auths: HashMap<String, Auth> = HashMap::new();
     let mut shown: HashMap<View, Shown> = HashMap::new();
-    for (sub, before, after) in candidates {
-        let auth = auth_of(state, &sub, &mut auths).await;
-        let Some(view) = view_for(&schema, e, &sub, &auth, before, after) else {
-            continue;
-        };
-        let kind = view.kind;
-        let (object, original) = shown
-            .entry(view)
-            .or_insert_with_key(|v| v.render(e))
-            .clone();
-        sub.client.send(protocol::event_frame(
-            kind,
-            &sub.client.id,
-            sub.client.installation_id.as_deref(),
-            &sub.request_id,
-            &object,
-            original.as_deref(),
-        ));
+    let mut decided: HashMap<(&Profile, bool, bool), Decision> = HashMap::new();
+    for (sub, before, after) in &candidates {
+        let key = (&sub.profile, *before, *after);
+        if let Entry::Vacant(slot) = decided.entry(key) {
+            let auth = auth_of(state, &sub.profile, &mut auths).await;
+            let decision = view_for(&schema, e, &sub.profile, &auth, *before, *after).map(|view| {
+                let kind = view.kind;
+                let text = shown
+                    .entry(view)
+                    .or_insert_with_key(|v| v.render(e))
+                    .clone();
+                (kind, text)
+            });
+            slot.insert(decision);
+        }
+        if let Some(Some((kind, (object, original)))) = decided.get(&key) {
+            sub.client.send(protocol::event_frame(
+                kind,
+                &sub.client.frame_ids,
+                &sub.request_id,
+                object,
+                original.as_deref(),
+            ));
+        }
     }
 }
 
 /// An event's object (and original) as JSON text, shared by every subscriber with one view.
 type Shown = (Arc<str>, Option<Arc<str>>);
+
+/// What subscribers of one profile get of an event: an event kind and its text, or nothing.
+type Decision = Option<(&'static str, Shown)>;
 
 /// Everything that decides what a subscriber is shown of one event. Subscribers with equal
 /// views get the same text, rendered once.
@@ -111,8 +121,8 @@ impl View {
 }
 
 /// The subscriber's rights now: a revoked session or a removed role counts at once.
-async fn auth_of(state: &AppState, sub: &Sub, cache: &mut HashMap<String, Auth>) -> Auth {
-    if sub.client.master {
+async fn auth_of(state: &AppState, sub: &Profile, cache: &mut HashMap<String, Auth>) -> Auth {
+    if sub.master {
         return Auth::Master;
     }
     let Some(token) = &sub.session_token else {
@@ -161,7 +171,7 @@ fn points_to(obj: &Map<String, Value>, fields: &[String], user: Option<&str>) ->
 fn view_for(
     schema: &ClassSchema,
     e: &Event,
-    sub: &Sub,
+    sub: &Profile,
     auth: &Auth,
     before: bool,
     after: bool,

@@ -45,6 +45,8 @@ pub struct Event {
 pub struct Client {
     /// The id Parse gives a client: a UUID.
     pub id: String,
+    /// `"clientId":…` and `"installationId":…` as every event frame carries them.
+    frame_ids: String,
     pub installation_id: Option<String>,
     /// Connected with the master key (from an allowed address).
     pub master: bool,
@@ -58,6 +60,30 @@ pub struct Client {
 }
 
 impl Client {
+    pub fn new(
+        installation_id: Option<String>,
+        master: bool,
+        session_token: Option<String>,
+        out: mpsc::Sender<String>,
+    ) -> Self {
+        let id = crate::ids::uuid();
+        let mut frame_ids = format!("\"clientId\":{}", Value::from(id.as_str()));
+        if let Some(i) = &installation_id {
+            frame_ids.push_str(&format!(",\"installationId\":{}", Value::from(i.as_str())));
+        }
+        Self {
+            id,
+            frame_ids,
+            installation_id,
+            master,
+            session_token,
+            out,
+            dropped: AtomicBool::new(false),
+            kick: Notify::new(),
+            subs: Mutex::default(),
+        }
+    }
+
     /// Queues a frame; a full queue drops the client.
     fn send(&self, frame: String) {
         if self.dropped.load(Ordering::Relaxed) {
@@ -74,10 +100,20 @@ impl Client {
 pub struct Sub {
     pub client: Arc<Client>,
     pub request_id: Number,
-    pub keys: Option<Vec<String>>,
-    pub watch: Option<Vec<String>>,
+    pub profile: Profile,
+}
+
+/// Everything about a subscription that decides what it is shown of an event, apart from the
+/// event: subscriptions with equal profiles (a thousand anonymous clients of one query, say)
+/// are decided once per event.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Profile {
+    /// Connected with the master key.
+    pub master: bool,
     /// The subscription's own session token, else the connection's.
     pub session_token: Option<String>,
+    pub keys: Option<Vec<String>>,
+    pub watch: Option<Vec<String>>,
     /// A query on `objectId` alone is a get for class-level permissions, as in Parse.
     pub by_id: bool,
     /// The fields the query constrains: none may be hidden from the subscriber.
@@ -242,7 +278,7 @@ impl Realtime {
     }
 
     /// Removes one subscription; false if the client had none under that id.
-    fn unsubscribe(&self, client: &Client, request_id: &str) -> bool {
+    fn unsubscribe(&self, client: &Arc<Client>, request_id: &str) -> bool {
         let Some((class, key)) = client
             .subs
             .lock()
@@ -255,7 +291,7 @@ impl Realtime {
         if let Some(groups) = hub.classes.get_mut(&class) {
             if let Some(g) = groups.get_mut(&key) {
                 g.subs.retain(|s| {
-                    !(s.client.id == client.id && s.request_id.to_string() == request_id)
+                    !(Arc::ptr_eq(&s.client, client) && s.request_id.to_string() == request_id)
                 });
                 if g.subs.is_empty() {
                     groups.remove(&key);
@@ -269,7 +305,7 @@ impl Realtime {
     }
 
     /// Removes every subscription of a client that went away.
-    fn disconnect(&self, client: &Client) {
+    fn disconnect(&self, client: &Arc<Client>) {
         let ids: Vec<String> = client
             .subs
             .lock()
@@ -296,4 +332,65 @@ impl Realtime {
 /// The fields a `where` constrains, through `$and`/`$or`/`$nor`.
 fn constrained_fields(filter: &Filter) -> Vec<String> {
     filter.fields().into_iter().map(str::to_string).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(queue: usize) -> (Arc<Client>, mpsc::Receiver<String>) {
+        let (tx, rx) = mpsc::channel(queue);
+        (Arc::new(Client::new(None, false, None, tx)), rx)
+    }
+
+    #[tokio::test]
+    async fn a_client_whose_queue_is_full_is_dropped_and_its_socket_told() {
+        let (c, mut rx) = client(2);
+        c.send("1".into());
+        c.send("2".into());
+        assert!(!c.dropped.load(Ordering::Relaxed));
+        c.send("3".into());
+        assert!(c.dropped.load(Ordering::Relaxed));
+        // The socket task is woken to send the error and close.
+        tokio::time::timeout(std::time::Duration::from_secs(1), c.kick.notified())
+            .await
+            .expect("the socket task was not woken");
+        // Nothing more is queued for a dropped client, even once there is room.
+        assert_eq!(rx.recv().await.as_deref(), Some("1"));
+        c.send("4".into());
+        assert_eq!(rx.recv().await.as_deref(), Some("2"));
+        assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_clients_ids_are_rendered_once_as_json() {
+        let (tx, _rx) = mpsc::channel(1);
+        let c = Client::new(Some("inst\"1".into()), false, None, tx);
+        let v: Value =
+            serde_json::from_str(&format!("{{{}}}", c.frame_ids)).expect("frame ids are JSON");
+        assert_eq!(v["clientId"], c.id.as_str());
+        assert_eq!(v["installationId"], "inst\"1");
+        let (tx, _rx) = mpsc::channel(1);
+        let bare = Client::new(None, false, None, tx);
+        assert!(!bare.frame_ids.contains("installationId"));
+    }
+
+    #[test]
+    fn the_same_query_in_another_key_order_is_one_group() {
+        let a: Value = serde_json::json!({"a": 1, "b": {"$gt": 2, "$lt": 5}});
+        let b: Value = serde_json::json!({"b": {"$lt": 5, "$gt": 2}, "a": 1});
+        assert_eq!(query_key(&a), query_key(&b));
+        assert_ne!(query_key(&a), query_key(&serde_json::json!({"a": 2})));
+    }
+
+    #[test]
+    fn sessions_and_join_tables_never_publish() {
+        let all = Realtime::new(None, None);
+        assert!(all.publishes("Message"));
+        assert!(all.publishes("_User"));
+        assert!(!all.publishes("_Session"));
+        let some = Realtime::new(Some(&["Message".to_string()]), None);
+        assert!(some.publishes("Message"));
+        assert!(!some.publishes("Other"));
+    }
 }

@@ -269,25 +269,20 @@ pub fn ack(
 }
 
 /// An event frame (`create`, `enter`, `update`, `leave`, `delete`) around an object already
-/// rendered as JSON text, which many subscribers share.
+/// rendered as JSON text, which many subscribers share. `ids` is the client's
+/// `"clientId":…,"installationId":…`, also rendered once.
 pub fn event_frame(
     op: &str,
-    client_id: &str,
-    installation_id: Option<&str>,
+    ids: &str,
     request_id: &Number,
     object: &str,
     original: Option<&str>,
 ) -> String {
-    let quoted = |s: &str| Value::from(s).to_string();
     let mut f = String::with_capacity(object.len() + original.map_or(0, str::len) + 128);
-    f.push_str("{\"op\":");
-    f.push_str(&quoted(op));
-    f.push_str(",\"clientId\":");
-    f.push_str(&quoted(client_id));
-    if let Some(i) = installation_id {
-        f.push_str(",\"installationId\":");
-        f.push_str(&quoted(i));
-    }
+    f.push_str("{\"op\":\"");
+    f.push_str(op);
+    f.push_str("\",");
+    f.push_str(ids);
     f.push_str(",\"requestId\":");
     f.push_str(&request_id.to_string());
     f.push_str(",\"object\":");
@@ -343,10 +338,10 @@ mod tests {
 
     #[test]
     fn event_frames_are_json_with_parse_field_order() {
+        let ids = r#""clientId":"c1","installationId":"i\"1""#;
         let f = event_frame(
             "update",
-            "c1",
-            Some("i\"1"),
+            ids,
             &Number::from(2),
             r#"{"a":1}"#,
             Some(r#"{"a":0}"#),
@@ -357,11 +352,7 @@ mod tests {
         );
         let v: Value = serde_json::from_str(&f).expect("valid JSON");
         assert_eq!(v["original"]["a"], 0);
-        let bare = event_frame("create", "c1", None, &Number::from(1), "{}", None);
-        assert_eq!(
-            bare,
-            r#"{"op":"create","clientId":"c1","requestId":1,"object":{}}"#
-        );
+        assert_eq!(v["installationId"], "i\"1");
     }
 
     #[test]

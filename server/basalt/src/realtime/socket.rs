@@ -4,7 +4,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -18,7 +17,7 @@ use subtle::ConstantTimeEq;
 use tokio::sync::{Notify, mpsc};
 
 use super::protocol::{self, Connect, Request, SubscribeRequest};
-use super::{Client, QUEUE, Sub, constrained_fields};
+use super::{Client, Profile, QUEUE, Sub, constrained_fields};
 use crate::auth::Auth;
 use crate::clp;
 use crate::state::AppState;
@@ -221,16 +220,12 @@ fn connect(
             return Err(bad_keys());
         }
     }
-    Ok(Arc::new(Client {
-        id: crate::ids::uuid(),
-        installation_id: c.installation_id,
+    Ok(Arc::new(Client::new(
+        c.installation_id,
         master,
-        session_token: c.session_token,
-        out: tx.clone(),
-        dropped: AtomicBool::new(false),
-        kick: Notify::new(),
-        subs: Default::default(),
-    }))
+        c.session_token,
+        tx.clone(),
+    )))
 }
 
 /// `subscribe`: the query must parse and be decidable in memory, the class-level permissions
@@ -297,11 +292,14 @@ async fn subscribe(
     let sub = Sub {
         client: client.clone(),
         request_id: req.request_id,
-        keys: req.keys,
-        watch: req.watch,
-        session_token: token,
-        by_id,
-        fields,
+        profile: Profile {
+            master: client.master,
+            session_token: token,
+            keys: req.keys,
+            watch: req.watch,
+            by_id,
+            fields,
+        },
     };
     state.realtime.subscribe(
         &req.class_name,
