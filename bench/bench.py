@@ -16,7 +16,13 @@ the same query on a copy whose objects are also publicly readable ({owner: rw, *
 "query-shared" runs it there with the REST key alone: same rows, same answers, so the difference
 between those two is the cost of the ACL check.
 
-    bench/run [--seconds 10] [--only basalt-pg,parse,basalt-sqlite,pgbench,startup] [--no-users]
+Then LiveQuery (issue 4), "live": 1,000 WebSocket clients subscribed to {match: true}; objects
+created at a fixed rate, half matching; delivery latency (write sent -> event received) p50/p99
+and delivered/expected, by bench/driver (lqdrive, Rust, pinned to core 1, so the driver is not
+the bottleneck); the highest write rate at which everything arrives with p99 < 250 ms; Basalt at
+Parse's highest rate; and the memory of 10,000 idle connections, each with one subscription.
+
+    bench/run [--seconds 10] [--only basalt-pg,parse,basalt-sqlite,pgbench,startup,live] [--no-users]
 """
 import argparse, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
 
@@ -243,14 +249,114 @@ def start_basalt_sqlite(tmp):
     return Server("basalt-sqlite", basalt_cmd(port, f"sqlite://{tmp}/bench.db", tmp), f"http://127.0.0.1:{port}/parse")
 
 
-def start_parse(tmp):
+def start_parse(tmp, livequery=None):
     port = free_port()
     fresh_pg_db("parse_bench")
     # The oracle script starts Parse Server 9 (installing it on first use) on PostgreSQL.
-    cmd = ["bash", ORACLE, "--port", str(port), "--db", "parse_bench", "--",
+    lq = ["--livequery", json.dumps(livequery)] if livequery else []
+    cmd = ["bash", ORACLE, "--port", str(port), "--db", "parse_bench", *lq, "--",
            "--appId", APP, "--masterKey", MASTER, "--restAPIKey", REST, "--javascriptKey", "benchjs",
            "--maxUploadSize", "50mb"]
     return Server("parse", cmd, f"http://127.0.0.1:{port}/parse", env={"BASALT_ORACLE_HOME": os.environ.get("BASALT_ORACLE_HOME", os.path.expanduser("~/.cache/basalt-oracle"))})
+
+
+LIVE_CLIENTS = 1000
+LIVE_RATES = [10, 20, 40, 80, 160, 320, 640, 1280, 2560, 5120]
+LIVE_IDLE = 10_000
+LIVE_P99_LIMIT_MS = 250
+
+
+def lqdrive(*args, timeout=600):
+    """Runs the LiveQuery load driver (bench/driver) pinned to core 1; returns its JSON line."""
+    binary = os.path.join(ROOT, "target", "release", "lqdrive")
+    out = subprocess.run(["taskset", "-c", "1", binary, *map(str, args)], capture_output=True, text=True,
+                         timeout=timeout, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def live_fanout(server, rate, seconds):
+    # Create the class first (and its fields), so the first writes do not race schema creation.
+    http("POST", f"{server.base}/classes/LiveBench", {"seq": -1, "match": False, "pad": "x"})
+    return lqdrive("fanout", server.base, APP, REST, MASTER, "LiveBench", LIVE_CLIENTS, rate, seconds)
+
+
+def live_search(server, seconds):
+    """The highest write rate at which the server takes every write on time and every event
+    arrives with p99 under 250 ms: doubling from 10/s until a rate fails, then two bisection
+    steps between the last rate that passed and the first that failed."""
+    best, runs = None, []
+
+    def attempt(rate):
+        r = live_fanout(server, rate, seconds)
+        runs.append(r)
+        ok = r["delivered"] == r["expected"] and r["failed"] == 0 and r["p99_ms"] is not None \
+            and r["p99_ms"] < LIVE_P99_LIMIT_MS and r["achieved_write_rate"] >= 0.95 * rate
+        print(f"    {rate:>5}/s  delivered {r['delivered']}/{r['expected']}  p50 {r['p50_ms']:.1f} ms  "
+              f"p99 {r['p99_ms']:.1f} ms  writes {r['achieved_write_rate']:.0f}/s  {'ok' if ok else 'over the limit'}",
+              flush=True)
+        time.sleep(2)
+        return ok
+
+    failed = None
+    for rate in LIVE_RATES:
+        if not attempt(rate):
+            failed = rate
+            break
+        best = rate
+    if best and failed:
+        lo, hi = best, failed
+        for _ in range(2):
+            mid = (lo + hi) // 2
+            if attempt(mid):
+                lo = best = mid
+            else:
+                hi = mid
+    return best, runs
+
+
+def live_idle(server):
+    """Memory of LIVE_IDLE idle connections (each connected with one subscription)."""
+    http("POST", f"{server.base}/classes/IdleBench", {"never": False})
+    before = rss_kb(server.proc.pid)
+    binary = os.path.join(ROOT, "target", "release", "lqdrive")
+    hold = subprocess.Popen(["taskset", "-c", "1", binary, "idle", server.base, APP, REST, str(LIVE_IDLE), "30", "IdleBench"],
+                            stdout=subprocess.PIPE, text=True)
+    line = hold.stdout.readline()
+    held = json.loads(line)["held"] if line else 0
+    time.sleep(2)
+    during = rss_kb(server.proc.pid)
+    hold.kill()
+    hold.wait()
+    return {"connections": held, "rss_before_mb": round(before / 1024, 1), "rss_held_mb": round(during / 1024, 1),
+            "kb_per_connection": round((during - before) / max(held, 1), 2)}
+
+
+def run_live(name, start, seconds, results):
+    """LiveQuery: fan-out at a fixed rate, the highest sustainable rate, then idle connections
+    (each on a fresh server, so one's memory does not flatter the other)."""
+    tmp = tempfile.mkdtemp(prefix=f"bench-live-{name}-")
+    row = {}
+    try:
+        server = start(tmp)
+        try:
+            row["fixed"] = live_fanout(server, 50, seconds)
+            f = row["fixed"]
+            print(f"  fan-out 50 writes/s to {LIVE_CLIENTS} clients (half match): delivered {f['delivered']}/{f['expected']}  "
+                  f"p50 {f['p50_ms']:.1f} ms  p99 {f['p99_ms']:.1f} ms", flush=True)
+            print("  highest write rate with p99 < 250 ms:", flush=True)
+            row["best_rate"], row["search"] = live_search(server, seconds)
+        finally:
+            server.stop()
+        server = start(tmp)
+        try:
+            row["idle"] = live_idle(server)
+            print(f"  {row['idle']['connections']} idle connections: {row['idle']['kb_per_connection']} KB each "
+                  f"({row['idle']['rss_before_mb']} -> {row['idle']['rss_held_mb']} MB)", flush=True)
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    results[f"live-{name}"] = row
 
 
 def pgbench_ceiling(seconds):
@@ -312,7 +418,7 @@ def startup(runs=20):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=10)
-    ap.add_argument("--only", default="startup,basalt-pg,parse,pgbench,basalt-sqlite")
+    ap.add_argument("--only", default="startup,basalt-pg,parse,pgbench,basalt-sqlite,live")
     ap.add_argument("--no-users", action="store_true", help="skip the logged-in (per-user ACL) workloads")
     args = ap.parse_args()
     users = not args.no_users
@@ -338,6 +444,28 @@ def main():
             print("parse-server 9 on PostgreSQL", flush=True)
             pg_quiet()
             run_server("parse", start_parse, args.seconds, results, users)
+    if "live" in todo:
+        print("LiveQuery: basalt on PostgreSQL", flush=True)
+        pg_quiet()
+        run_live("basalt-pg", start_basalt_pg, args.seconds, results)
+        if os.path.exists(ORACLE):
+            print("LiveQuery: parse-server 9 on PostgreSQL", flush=True)
+            pg_quiet()
+            run_live("parse", lambda tmp: start_parse(tmp, ["LiveBench", "IdleBench"]), args.seconds, results)
+            b, p = results["live-basalt-pg"], results["live-parse"]
+            if p.get("best_rate"):
+                print(f"  basalt at parse's highest rate ({p['best_rate']}/s):", flush=True)
+                server = start_basalt_pg(tempfile.mkdtemp(prefix="bench-live-at-"))
+                try:
+                    b["at_parse_best"] = live_fanout(server, p["best_rate"], args.seconds)
+                finally:
+                    server.stop()
+                a = b["at_parse_best"]
+                print(f"    delivered {a['delivered']}/{a['expected']}  p50 {a['p50_ms']:.1f} ms  p99 {a['p99_ms']:.1f} ms", flush=True)
+            print(f"\nLiveQuery ({LIVE_CLIENTS} clients)   basalt-pg   parse    ratio")
+            ratio = (b["best_rate"] or 0) / p["best_rate"] if p.get("best_rate") else float("nan")
+            print(f"highest writes/s (p99<250ms) {b['best_rate'] or 0:>9} {p['best_rate'] or 0:>7} {ratio:>7.1f}x")
+            print(f"idle KB per connection       {b['idle']['kb_per_connection']:>9} {p['idle']['kb_per_connection']:>7}")
     if "pgbench" in todo:
         print("pgbench ceiling (Basalt's statements)", flush=True)
         pg_quiet()
