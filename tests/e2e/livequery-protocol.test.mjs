@@ -203,3 +203,55 @@ test('two nodes on one PostgreSQL are one realtime system: events and revocation
     await second.stop();
   }
 });
+
+/** Whether Redis answers at 127.0.0.1:6379; under CI=true its absence fails the test. */
+async function redisReachable() {
+  const net = await import('node:net');
+  return new Promise((resolve) => {
+    const s = net.connect(6379, '127.0.0.1');
+    s.once('connect', () => { s.end(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}
+
+test('with --liveQuery redisURL, nodes share events through Redis pub/sub', { skip: dbKind !== 'postgres' && 'PostgreSQL only (two nodes need a shared database)' }, async (t) => {
+  if (!(await redisReachable())) {
+    const msg = 'REDIS NOT RUN: nothing answers at 127.0.0.1:6379';
+    console.error(msg);
+    if (process.env.CI === 'true') assert.fail(msg);
+    t.skip(msg);
+    return;
+  }
+  const lq = ['--liveQuery', JSON.stringify({ redisURL: 'redis://127.0.0.1:6379/0' })];
+  const one = await startServer({ extraArgs: lq });
+  const two = await startServer({ extraArgs: lq, shareDatabaseOf: one });
+  // A raw Redis subscriber sees what the nodes publish on their channel.
+  const net = await import('node:net');
+  const spy = net.connect(6379, '127.0.0.1');
+  let seen = '';
+  spy.on('data', (d) => { seen += d.toString(); });
+  await new Promise((res) => spy.once('connect', res));
+  const channel = `basalt:${one.appId}`;
+  spy.write(`*2\r\n$9\r\nSUBSCRIBE\r\n$${channel.length}\r\n${channel}\r\n`);
+  try {
+    const C = uniqueClass('LqRedis');
+    const s = await rawSocket(one);
+    sockets.push(s);
+    s.send(connect(one));
+    assert.equal((await s.next()).op, 'connected');
+    s.send({ op: 'subscribe', requestId: 1, query: { className: C, where: {} } });
+    assert.equal((await s.next()).op, 'subscribed');
+    const made = await rest(two)('POST', `/classes/${C}`, { body: { via: 'redis', big: 'y'.repeat(20_000) }, master: true });
+    assert.equal(made.status, 201);
+    const ev = await s.next();
+    assert.equal(ev.op, 'create');
+    assert.equal(ev.object.objectId, made.body.objectId);
+    assert.equal(ev.object.big.length, 20_000, 'a payload NOTIFY could not carry crossed whole');
+    for (let i = 0; i < 100 && !seen.includes(made.body.objectId); i++) await new Promise((res) => setTimeout(res, 20));
+    assert.ok(seen.includes(made.body.objectId), 'the event did not travel through Redis');
+  } finally {
+    spy.destroy();
+    await two.stop();
+    await one.stop();
+  }
+});

@@ -105,6 +105,7 @@ test('bad options and unreachable databases fail at start and say which', { skip
       [['--masterKey', 'm', '--databaseURI', 'mysql://x/y'], /--databaseURI/],
       [['--masterKey', 'm', '--mountPath', 'parse'], /--mountPath/],
       [['--masterKey', 'm', '--liveQuery', '{not json'], /--liveQuery/],
+      [['--masterKey', 'm', '--liveQuery', '{"redisURL":"http://cache"}'], /redisURL/],
       [['--masterKey', 'm', '--port', '0', '--databaseURI', 'postgres://postgres@127.0.0.1:1/nothing'], /127\.0\.0\.1:1\/nothing/],
     ];
     for (const [args, message] of cases) {

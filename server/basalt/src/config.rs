@@ -205,6 +205,9 @@ pub struct Config {
     pub public_server_url: Option<String>,
     pub cloud: Option<PathBuf>,
     pub live_query_classes: Option<Vec<String>>,
+    /// `--liveQuery {"redisURL": …}`: nodes share LiveQuery events through Redis pub/sub
+    /// instead of PostgreSQL's NOTIFY.
+    pub live_query_redis: Option<String>,
     pub data_dir: PathBuf,
     pub max_limit: u64,
     pub max_body_bytes: usize,
@@ -490,29 +493,44 @@ impl Config {
                 "--serverURL must be an http:// or https:// URL, got `{server_url}`"
             ));
         }
-        let live_query_classes = match &o.live_query {
+        let live_query: Option<serde_json::Value> = match &o.live_query {
             None => None,
-            Some(json) => {
-                let v: serde_json::Value = serde_json::from_str(json)
-                    .map_err(|e| format!("--liveQuery is not JSON: {e}"))?;
-                match v.get("classNames") {
-                    None => None,
-                    Some(serde_json::Value::Array(a)) => Some(
-                        a.iter()
-                            .map(|c| {
-                                c.as_str()
-                                    .map(str::to_string)
-                                    .ok_or("--liveQuery: classNames must be strings")
-                            })
-                            .collect::<Result<Vec<_>, _>>()?,
-                    ),
-                    Some(_) => {
-                        return Err(
-                            "--liveQuery: classNames must be an array of class names".into()
-                        );
-                    }
-                }
+            Some(json) => Some(
+                serde_json::from_str(json).map_err(|e| format!("--liveQuery is not JSON: {e}"))?,
+            ),
+        };
+        let live_query_redis = match live_query.as_ref().and_then(|v| v.get("redisURL")) {
+            None => None,
+            Some(serde_json::Value::String(u))
+                if u.starts_with("redis://")
+                    && crate::realtime::redis::Endpoint::parse(u).is_ok() =>
+            {
+                Some(u.clone())
             }
+            Some(_) => {
+                return Err(
+                    "--liveQuery: redisURL must be a redis://[:password@]host[:port][/db] URL"
+                        .into(),
+                );
+            }
+        };
+        let live_query_classes = match &live_query {
+            None => None,
+            Some(v) => match v.get("classNames") {
+                None => None,
+                Some(serde_json::Value::Array(a)) => Some(
+                    a.iter()
+                        .map(|c| {
+                            c.as_str()
+                                .map(str::to_string)
+                                .ok_or("--liveQuery: classNames must be strings")
+                        })
+                        .collect::<Result<Vec<_>, _>>()?,
+                ),
+                Some(_) => {
+                    return Err("--liveQuery: classNames must be an array of class names".into());
+                }
+            },
         };
         let cloud = o.cloud.clone().or_else(|| {
             let default = PathBuf::from("cloud-code/main.js");
@@ -564,6 +582,7 @@ impl Config {
             public_server_url: o.public_server_url.clone(),
             cloud,
             live_query_classes,
+            live_query_redis,
             data_dir,
             max_limit,
             max_body_bytes,

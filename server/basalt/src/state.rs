@@ -7,7 +7,8 @@ use std::sync::Arc;
 use crate::auth::session::Sessions;
 use crate::config::Config;
 use crate::realtime::Realtime;
-use crate::realtime::bus::Bus;
+use crate::realtime::bus::{Bus, Transport};
+use crate::realtime::redis::Endpoint;
 use crate::schema::Schemas;
 use crate::storage::Storage;
 
@@ -47,14 +48,18 @@ impl AppState {
     pub async fn new(config: Config) -> Result<Self, String> {
         let storage = Storage::open(&config.database).await?;
         let schemas = Schemas::load(&storage).await?;
-        // On PostgreSQL several nodes may share the database: they share events too.
-        let pool = match &storage {
-            Storage::Postgres(pg) => Some(pg.pool.clone()),
-            Storage::Sqlite(_) => None,
+        // Nodes share events through Redis when configured, else, on PostgreSQL, through the
+        // database they share.
+        let transport = match (&config.live_query_redis, &storage) {
+            (Some(url), _) => Some(Transport::Redis(
+                Endpoint::parse(url).map_err(|e| format!("--liveQuery redisURL: {e}"))?,
+            )),
+            (None, Storage::Postgres(pg)) => Some(Transport::Postgres(pg.pool.clone())),
+            (None, Storage::Sqlite(_)) => None,
         };
         let realtime = Realtime::new(
             config.live_query_classes.as_deref(),
-            pool.as_ref().map(|_| Bus::new()),
+            transport.as_ref().map(|_| Bus::new()),
         );
         let state = Self(Arc::new(Inner {
             config,
@@ -64,8 +69,8 @@ impl AppState {
             realtime,
         }));
         Realtime::start(&state);
-        if let Some(pool) = pool {
-            Bus::start(&state, pool);
+        if let Some(t) = transport {
+            Bus::start(&state, t);
         }
         Ok(state)
     }

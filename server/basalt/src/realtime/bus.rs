@@ -1,7 +1,9 @@
 //! Several nodes on one PostgreSQL: events and cache invalidations travel by `NOTIFY` on the
 //! channel `basalt`, and every node `LISTEN`s. A payload too large for `NOTIFY` (8,000 bytes)
-//! is stored in `_basalt_events` and its id sent instead. Each node skips what it sent itself
-//! (it has already delivered it). On SQLite there is one node and no bus.
+//! is stored in `_basalt_events` and its id sent instead. With `--liveQuery {"redisURL": …}`
+//! they travel by Redis pub/sub instead (channel `basalt:<appId>`, any size). Each node skips
+//! what it sent itself (it has already delivered it). On SQLite without Redis there is one node
+//! and no bus.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +14,7 @@ use sqlx::postgres::PgListener;
 use tokio::sync::mpsc;
 
 use super::Event;
+use super::redis::{self, Endpoint};
 use crate::state::AppState;
 
 const CHANNEL: &str = "basalt";
@@ -46,6 +49,12 @@ enum Body {
     Invalidate(Invalidation),
     /// The payload is in `_basalt_events` under this id.
     Stored(i64),
+}
+
+/// What carries the bus between nodes.
+pub enum Transport {
+    Postgres(PgPool),
+    Redis(Endpoint),
 }
 
 /// The sending half: writes are queued to one task so they leave in commit order.
@@ -84,15 +93,29 @@ impl Bus {
     }
 
     /// Starts the sender and the listener.
-    pub fn start(state: &AppState, pool: PgPool) {
+    pub fn start(state: &AppState, transport: Transport) {
         let Some(bus) = state.realtime.bus.as_ref() else {
             return;
         };
         let Some(rx) = bus.rx.lock().unwrap_or_else(|e| e.into_inner()).take() else {
             return;
         };
-        tokio::spawn(send_loop(pool.clone(), bus.node.clone(), rx));
-        tokio::spawn(listen_loop(state.clone(), pool, bus.node.clone()));
+        match transport {
+            Transport::Postgres(pool) => {
+                tokio::spawn(send_loop(pool.clone(), bus.node.clone(), rx));
+                tokio::spawn(listen_loop(state.clone(), pool, bus.node.clone()));
+            }
+            Transport::Redis(endpoint) => {
+                let channel = format!("basalt:{}", state.config.app_id);
+                tokio::spawn(redis_send_loop(endpoint.clone(), channel.clone(), rx));
+                tokio::spawn(redis_listen_loop(
+                    state.clone(),
+                    endpoint,
+                    channel,
+                    bus.node.clone(),
+                ));
+            }
+        }
     }
 }
 
@@ -165,7 +188,7 @@ async fn listen_loop(state: AppState, pool: PgPool, node: String) {
         }
         loop {
             match listener.recv().await {
-                Ok(n) => receive(&state, &pool, &node, n.payload()).await,
+                Ok(n) => receive(&state, Some(&pool), &node, n.payload()).await,
                 Err(e) => {
                     tracing::warn!(error = %e, "realtime: LISTEN connection lost; reconnecting");
                     break;
@@ -175,7 +198,7 @@ async fn listen_loop(state: AppState, pool: PgPool, node: String) {
     }
 }
 
-async fn receive(state: &AppState, pool: &PgPool, node: &str, payload: &str) {
+async fn receive(state: &AppState, pool: Option<&PgPool>, node: &str, payload: &str) {
     let Ok(wire) = serde_json::from_str::<Wire>(payload) else {
         tracing::warn!("realtime: ignoring a malformed notification");
         return;
@@ -185,6 +208,9 @@ async fn receive(state: &AppState, pool: &PgPool, node: &str, payload: &str) {
     }
     let body = match wire.body {
         Body::Stored(id) => {
+            let Some(pool) = pool else {
+                return;
+            };
             let text: Option<String> =
                 sqlx::query_scalar("SELECT payload FROM \"_basalt_events\" WHERE id = $1")
                     .bind(id)
@@ -208,5 +234,67 @@ async fn receive(state: &AppState, pool: &PgPool, node: &str, payload: &str) {
         Body::Invalidate(Invalidation::User(u)) => state.sessions.forget_user(&u),
         Body::Invalidate(Invalidation::Roles) => state.sessions.roles_changed(),
         Body::Stored(_) => {}
+    }
+}
+
+/// Publishes each payload on Redis, reconnecting (and retrying once) when the connection fails.
+async fn redis_send_loop(
+    endpoint: Endpoint,
+    channel: String,
+    mut rx: mpsc::UnboundedReceiver<String>,
+) {
+    let mut conn: Option<redis::Connection> = None;
+    while let Some(text) = rx.recv().await {
+        for attempt in 0..2 {
+            if conn.is_none() {
+                match redis::Connection::open(&endpoint).await {
+                    Ok(c) => conn = Some(c),
+                    Err(e) => {
+                        tracing::error!(error = %e, "realtime: cannot reach Redis; other nodes miss this event");
+                        break;
+                    }
+                }
+            }
+            let Some(c) = conn.as_mut() else { break };
+            match c.publish(&channel, text.as_bytes()).await {
+                Ok(()) => break,
+                Err(e) => {
+                    conn = None;
+                    if attempt == 1 {
+                        tracing::error!(error = %e, "realtime: PUBLISH failed; other nodes miss this event");
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn redis_listen_loop(state: AppState, endpoint: Endpoint, channel: String, node: String) {
+    loop {
+        let mut conn = match redis::Connection::open(&endpoint).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "realtime: cannot reach Redis to SUBSCRIBE; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if let Err(e) = conn.subscribe(&channel).await {
+            tracing::error!(error = %e, "realtime: SUBSCRIBE failed; retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        loop {
+            match conn.message().await {
+                Ok(payload) => match std::str::from_utf8(&payload) {
+                    Ok(text) => receive(&state, None, &node, text).await,
+                    Err(_) => tracing::warn!("realtime: ignoring a non-UTF-8 message"),
+                },
+                Err(e) => {
+                    tracing::warn!(error = %e, "realtime: Redis subscription lost; reconnecting");
+                    break;
+                }
+            }
+        }
     }
 }

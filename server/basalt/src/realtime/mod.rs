@@ -12,6 +12,7 @@
 pub mod bus;
 mod deliver;
 pub mod protocol;
+pub mod redis;
 pub mod socket;
 
 use std::collections::{HashMap, HashSet};
