@@ -45,21 +45,31 @@ pub(super) async fn dispatch(state: &AppState, e: &Event) {
     let mut auths: HashMap<String, Auth> = HashMap::new();
     let mut shown: HashMap<View, Shown> = HashMap::new();
     let mut decided: HashMap<(&Profile, bool, bool), Decision> = HashMap::new();
+    // Neighbouring subscriptions usually share a profile (one query, many anonymous clients):
+    // the last decision is checked before hashing.
+    let mut last: Option<((&Profile, bool, bool), Decision)> = None;
     for (sub, before, after) in &candidates {
         let key = (&sub.profile, *before, *after);
-        if let Entry::Vacant(slot) = decided.entry(key) {
-            let auth = auth_of(state, &sub.profile, &mut auths).await;
-            let decision = view_for(&schema, e, &sub.profile, &auth, *before, *after).map(|view| {
-                let kind = view.kind;
-                let text = shown
-                    .entry(view)
-                    .or_insert_with_key(|v| v.render(e))
-                    .clone();
-                (kind, text)
-            });
-            slot.insert(decision);
+        let reuse = last
+            .as_ref()
+            .is_some_and(|(k, _)| k.1 == key.1 && k.2 == key.2 && *k.0 == *key.0);
+        if !reuse {
+            if let Entry::Vacant(slot) = decided.entry(key) {
+                let auth = auth_of(state, &sub.profile, &mut auths).await;
+                let decision =
+                    view_for(&schema, e, &sub.profile, &auth, *before, *after).map(|view| {
+                        let kind = view.kind;
+                        let text = shown
+                            .entry(view)
+                            .or_insert_with_key(|v| v.render(e))
+                            .clone();
+                        (kind, text)
+                    });
+                slot.insert(decision);
+            }
+            last = Some((key, decided.get(&key).cloned().flatten()));
         }
-        if let Some(Some((kind, (object, original)))) = decided.get(&key) {
+        if let Some((_, Some((kind, (object, original))))) = &last {
             sub.client.send(protocol::event_frame(
                 kind,
                 &sub.client.frame_ids,
