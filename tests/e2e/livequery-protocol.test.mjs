@@ -182,6 +182,12 @@ test('two nodes on one PostgreSQL are one realtime system: events and revocation
     assert.equal(up.status, 200);
     await eventFor(rec, 'update', made.body.objectId);
     assert.equal(rec.events.at(-1).original.k, 'from node 2');
+    // A burst (one /batch of 50 creates) crosses too, whatever NOTIFYs carry it.
+    const burst = await r2('POST', '/batch', { master: true, body: { requests: Array.from({ length: 50 }, (_, i) => ({
+      method: 'POST', path: `/parse/classes/${C}`, body: { burst: i, ACL: { '*': { read: true } } },
+    })) } });
+    assert.equal(burst.status, 200);
+    await rec.until((es) => es.filter((e) => e.object.burst !== undefined).length === 50, 'the 50 creates of the burst');
     // A large object travels too (NOTIFY carries at most 8,000 bytes).
     const big = 'x'.repeat(20_000);
     const large = await r2('POST', `/classes/${C}`, { body: { big, ACL: { '*': { read: true } } }, master: true });

@@ -125,48 +125,91 @@ impl Default for Bus {
     }
 }
 
+/// Most messages sent in one NOTIFY.
+const BATCH: usize = 64;
+
 async fn send_loop(pool: PgPool, node: String, mut rx: mpsc::UnboundedReceiver<String>) {
     let mut stored = 0u64;
-    while let Some(text) = rx.recv().await {
-        let payload = if text.len() <= INLINE_MAX {
-            text
-        } else {
-            let id: Result<i64, _> = sqlx::query_scalar(
-                "INSERT INTO \"_basalt_events\" (payload) VALUES ($1) RETURNING id",
-            )
-            .bind(&text)
-            .fetch_one(&pool)
-            .await;
-            stored += 1;
-            if stored.is_multiple_of(100) {
-                let _ = sqlx::query(
-                    "DELETE FROM \"_basalt_events\" WHERE at < now() - make_interval(secs => $1)",
-                )
-                .bind(KEEP.as_secs_f64())
-                .execute(&pool)
-                .await;
+    while let Some(first) = rx.recv().await {
+        if first.len() >= INLINE_MAX {
+            send_stored(&pool, &node, &mut stored, format!("[{first}]")).await;
+            continue;
+        }
+        // Whatever else is waiting goes in the same NOTIFY (as a JSON array), while it fits:
+        // under load one notification carries many writes.
+        let mut len = first.len() + 2;
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(next) if len + next.len() < INLINE_MAX => {
+                    len += next.len() + 1;
+                    batch.push(next);
+                }
+                Ok(next) => {
+                    send_one(&pool, &node, &mut stored, std::mem::take(&mut batch)).await;
+                    len = next.len() + 2;
+                    batch.push(next);
+                }
+                Err(_) => break,
             }
-            match id {
-                Ok(id) => match serde_json::to_string(&Wire {
-                    n: node.clone(),
+        }
+        send_one(&pool, &node, &mut stored, batch).await;
+    }
+}
+
+/// Sends a batch of messages: inline when small enough, else through `_basalt_events`.
+async fn send_one(pool: &PgPool, node: &str, stored: &mut u64, batch: Vec<String>) {
+    if batch.is_empty() {
+        return;
+    }
+    let text = format!("[{}]", batch.join(","));
+    if text.len() <= INLINE_MAX {
+        notify(pool, &text).await;
+    } else {
+        send_stored(pool, node, stored, text).await;
+    }
+}
+
+async fn notify(pool: &PgPool, payload: &str) {
+    if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(payload)
+        .execute(pool)
+        .await
+    {
+        tracing::error!(error = %e, "realtime: NOTIFY failed; other nodes miss this event");
+    }
+}
+
+/// Stores a payload too large for NOTIFY and sends its id.
+async fn send_stored(pool: &PgPool, node: &str, stored: &mut u64, text: String) {
+    {
+        let id: Result<i64, _> =
+            sqlx::query_scalar("INSERT INTO \"_basalt_events\" (payload) VALUES ($1) RETURNING id")
+                .bind(&text)
+                .fetch_one(pool)
+                .await;
+        *stored += 1;
+        if stored.is_multiple_of(100) {
+            let _ = sqlx::query(
+                "DELETE FROM \"_basalt_events\" WHERE at < now() - make_interval(secs => $1)",
+            )
+            .bind(KEEP.as_secs_f64())
+            .execute(pool)
+            .await;
+        }
+        match id {
+            Ok(id) => {
+                if let Ok(t) = serde_json::to_string(&[Wire {
+                    n: node.to_string(),
                     body: Body::Stored(id),
-                }) {
-                    Ok(t) => t,
-                    Err(_) => continue,
-                },
-                Err(e) => {
-                    tracing::error!(error = %e, "realtime: cannot store a large event for the other nodes");
-                    continue;
+                }]) {
+                    notify(pool, &t).await;
                 }
             }
-        };
-        if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANNEL)
-            .bind(&payload)
-            .execute(&pool)
-            .await
-        {
-            tracing::error!(error = %e, "realtime: NOTIFY failed; other nodes miss this event");
+            Err(e) => {
+                tracing::error!(error = %e, "realtime: cannot store a large event for the other nodes");
+            }
         }
     }
 }
@@ -198,41 +241,50 @@ async fn listen_loop(state: AppState, pool: PgPool, node: String) {
     }
 }
 
+/// A notification: one message, or (from NOTIFY) an array of them.
+fn parse_wires(payload: &str) -> Option<Vec<Wire>> {
+    if payload.trim_start().starts_with('[') {
+        serde_json::from_str(payload).ok()
+    } else {
+        serde_json::from_str(payload).ok().map(|w| vec![w])
+    }
+}
+
 async fn receive(state: &AppState, pool: Option<&PgPool>, node: &str, payload: &str) {
-    let Ok(wire) = serde_json::from_str::<Wire>(payload) else {
+    let Some(wires) = parse_wires(payload) else {
         tracing::warn!("realtime: ignoring a malformed notification");
         return;
     };
-    if wire.n == node {
-        return;
-    }
-    let body = match wire.body {
-        Body::Stored(id) => {
-            let Some(pool) = pool else {
-                return;
-            };
-            let text: Option<String> =
-                sqlx::query_scalar("SELECT payload FROM \"_basalt_events\" WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(pool)
-                    .await
-                    .ok()
-                    .flatten();
-            match text.and_then(|t| serde_json::from_str::<Wire>(&t).ok()) {
-                Some(w) => w.body,
-                None => {
-                    tracing::warn!(id, "realtime: a stored event is gone");
-                    return;
+    for wire in wires.into_iter().filter(|w| w.n != node) {
+        match wire.body {
+            Body::Stored(id) => {
+                let Some(pool) = pool else {
+                    continue;
+                };
+                let text: Option<String> =
+                    sqlx::query_scalar("SELECT payload FROM \"_basalt_events\" WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(pool)
+                        .await
+                        .ok()
+                        .flatten();
+                match text.as_deref().and_then(parse_wires) {
+                    Some(stored) => stored.into_iter().for_each(|w| apply(state, w.body)),
+                    None => tracing::warn!(id, "realtime: a stored event is gone"),
                 }
             }
+            body => apply(state, body),
         }
-        b => b,
-    };
+    }
+}
+
+fn apply(state: &AppState, body: Body) {
     match body {
         Body::Event(e) => state.realtime.receive(e),
         Body::Invalidate(Invalidation::Session(h)) => state.sessions.forget(&h),
         Body::Invalidate(Invalidation::User(u)) => state.sessions.forget_user(&u),
         Body::Invalidate(Invalidation::Roles) => state.sessions.roles_changed(),
+        // A stored payload never points at another.
         Body::Stored(_) => {}
     }
 }

@@ -200,9 +200,18 @@ impl Realtime {
         }
     }
 
-    /// Whether writes to `class` produce events.
+    /// Whether writes to `class` produce events. A node without a bus (one node on SQLite)
+    /// knows every subscription, so a write nobody subscribes to costs nothing.
     pub fn publishes(&self, class: &str) -> bool {
-        !never_published(class) && self.classes.as_ref().is_none_or(|c| c.contains(class))
+        !never_published(class)
+            && self.classes.as_ref().is_none_or(|c| c.contains(class))
+            && (self.bus.is_some()
+                || self
+                    .hub
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .classes
+                    .contains_key(class))
     }
 
     /// Hands committed events to this node's subscribers and, through the bus, to the others'.
@@ -385,13 +394,37 @@ mod tests {
     }
 
     #[test]
-    fn sessions_and_join_tables_never_publish() {
-        let all = Realtime::new(None, None);
+    fn which_classes_publish() {
+        let all = Realtime::new(None, Some(bus::Bus::new()));
         assert!(all.publishes("Message"));
         assert!(all.publishes("_User"));
         assert!(!all.publishes("_Session"));
-        let some = Realtime::new(Some(&["Message".to_string()]), None);
+        let some = Realtime::new(Some(&["Message".to_string()]), Some(bus::Bus::new()));
         assert!(some.publishes("Message"));
         assert!(!some.publishes("Other"));
+        // Without a bus, only a class someone subscribes to.
+        let alone = Realtime::new(None, None);
+        assert!(!alone.publishes("Message"));
+        let (c, _rx) = client(4);
+        let filter = Filter::All;
+        let schema = Arc::new(ClassSchema::new("Message"));
+        let compiled = CompiledFilter::new(&schema, &filter).expect("compiles");
+        let sub = Sub {
+            client: c.clone(),
+            request_id: Number::from(1),
+            profile: Profile {
+                master: false,
+                session_token: None,
+                keys: None,
+                watch: None,
+                by_id: false,
+                fields: vec![],
+            },
+        };
+        alone.subscribe("Message", &Value::Null, filter, (schema, compiled), sub);
+        assert!(alone.publishes("Message"));
+        assert!(!alone.publishes("Other"));
+        alone.disconnect(&c);
+        assert!(!alone.publishes("Message"));
     }
 }
