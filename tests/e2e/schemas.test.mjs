@@ -243,3 +243,23 @@ test('DELETE class: refused when not empty (255), {} when empty, {} when missing
   res = await r('GET', `/schemas/${C}`, { master: true });
   assert.deepEqual(res.body.fields.a, { type: 'String' });
 });
+
+test('a class dropped and made again with other field types is read and written on every pooled connection', async () => {
+  // PostgreSQL connections cache prepared statements, and refuse one whose result columns
+  // changed type: every connection must forget the old table.
+  const C = uniqueClass('ScRetype');
+  const burst = (fn) => Promise.all(Array.from({ length: 40 }, (_, i) => fn(i)));
+  await seed(r, C, [{ a: 1 }]);
+  let results = await burst(() => r('GET', `/classes/${C}?where=${encodeURIComponent('{"a":{"$gte":0}}')}`));
+  assert.ok(results.every((x) => x.status === 200));
+  results = await burst((i) => r('POST', `/classes/${C}`, { body: { a: i } }));
+  assert.ok(results.every((x) => x.status === 201));
+  const all = await r('GET', `/classes/${C}?limit=1000`, { master: true });
+  for (const o of all.body.results) assert.equal((await r('DELETE', `/classes/${C}/${o.objectId}`, { master: true })).status, 200);
+  assert.equal((await r('DELETE', `/schemas/${C}`, { master: true })).status, 200);
+  results = await burst((i) => r('POST', `/classes/${C}`, { body: { a: `text ${i}` }, master: true }));
+  assert.deepEqual(results.map((x) => x.status).filter((s) => s !== 201), [], JSON.stringify(results.find((x) => x.status !== 201)?.body));
+  results = await burst(() => r('GET', `/classes/${C}?where=${encodeURIComponent('{"a":{"$gte":""}}')}`));
+  assert.deepEqual(results.map((x) => x.status).filter((s) => s !== 200), [], JSON.stringify(results.find((x) => x.status !== 200)?.body));
+  assert.equal(results[0].body.results.length, 40);
+});

@@ -133,7 +133,14 @@ pub enum Storage {
 /// A write transaction. Schema changes and data writes in one request share it.
 pub enum Tx {
     Sqlite(sqlite::SqliteTx),
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    Postgres(PgTx),
+}
+
+/// A PostgreSQL transaction, and whether it changed tables (see [`PgStore::schema_changed`]).
+pub struct PgTx {
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    store: postgres::PgStore,
+    ddl: bool,
 }
 
 impl Storage {
@@ -175,7 +182,11 @@ impl Storage {
     pub async fn begin(&self) -> StorageResult<Tx> {
         match self {
             Storage::Sqlite(s) => Ok(Tx::Sqlite(s.begin().await?)),
-            Storage::Postgres(s) => Ok(Tx::Postgres(s.pool.begin().await.map_err(map_err)?)),
+            Storage::Postgres(s) => Ok(Tx::Postgres(PgTx {
+                tx: s.pool.begin().await.map_err(map_err)?,
+                store: s.clone(),
+                ddl: false,
+            })),
         }
     }
 
@@ -203,6 +214,13 @@ impl Storage {
         }
     }
 
+    /// Another node changed tables: PostgreSQL connections opened before now are not reused.
+    pub fn schema_changed(&self) {
+        if let Storage::Postgres(s) = self {
+            s.schema_changed();
+        }
+    }
+
     /// Checks the database answers (for `/health` and `doctor`).
     pub async fn ping(&self) -> StorageResult<()> {
         let sql = {
@@ -225,19 +243,22 @@ impl Tx {
     pub async fn execute(&mut self, sql: &Sql) -> StorageResult<u64> {
         match self {
             Tx::Sqlite(tx) => tx.execute(sql),
-            Tx::Postgres(tx) => postgres::execute(&mut **tx, sql).await,
+            Tx::Postgres(t) => postgres::execute(&mut *t.tx, sql).await,
         }
     }
 
     pub async fn fetch(&mut self, sql: &Sql, cols: &[Col]) -> StorageResult<Vec<Vec<Cell>>> {
         match self {
             Tx::Sqlite(tx) => tx.fetch(sql, cols),
-            Tx::Postgres(tx) => postgres::fetch(&mut **tx, sql, cols).await,
+            Tx::Postgres(t) => postgres::fetch(&mut *t.tx, sql, cols).await,
         }
     }
 
     /// Runs raw DDL with no binds (identifiers already validated and quoted).
     pub async fn ddl(&mut self, text: &str) -> StorageResult<()> {
+        if let Tx::Postgres(t) = self {
+            t.ddl = true;
+        }
         let mut sql = Sql::new(self.dialect());
         sql.push(text);
         self.execute(&sql).await.map(|_| ())
@@ -281,7 +302,13 @@ impl Tx {
     pub async fn commit(self) -> StorageResult<()> {
         match self {
             Tx::Sqlite(tx) => tx.commit(),
-            Tx::Postgres(tx) => tx.commit().await.map_err(map_err),
+            Tx::Postgres(t) => {
+                t.tx.commit().await.map_err(map_err)?;
+                if t.ddl {
+                    t.store.schema_changed();
+                }
+                Ok(())
+            }
         }
     }
 }

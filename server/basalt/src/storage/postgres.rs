@@ -1,7 +1,9 @@
 //! PostgreSQL: one pool; every statement under a `statement_timeout` so no query can hold a
 //! connection forever. Migrations take an advisory lock so several nodes can start at once.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use basalt_query::{Bind, Sql};
 use serde_json::Value;
@@ -13,6 +15,9 @@ use super::{Cell, Col, StorageError, StorageResult, map_err};
 #[derive(Clone)]
 pub struct PgStore {
     pub pool: PgPool,
+    /// When the schema last changed (nanoseconds after `epoch`); see [`PgStore::schema_changed`].
+    last_ddl: Arc<AtomicU64>,
+    epoch: Instant,
 }
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -56,13 +61,34 @@ impl PgStore {
         let opts = opts
             .options([("statement_timeout", "15s")])
             .application_name("basalt");
+        let epoch = Instant::now();
+        let last_ddl = Arc::new(AtomicU64::new(0));
+        let seen = last_ddl.clone();
         let pool = PgPoolOptions::new()
             .max_connections(32)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(10))
+            // A connection keeps its prepared statements, and PostgreSQL refuses to run one
+            // whose result columns changed type ("cached plan must not change result type"): a
+            // connection opened before the last schema change is closed instead of reused.
+            .before_acquire(move |_conn, meta| {
+                let opened = epoch.elapsed().saturating_sub(meta.age);
+                let fresh = opened.as_nanos() as u64 > seen.load(Ordering::Acquire);
+                Box::pin(async move { Ok(fresh) })
+            })
             .connect_with(opts)
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            last_ddl,
+            epoch,
+        })
+    }
+
+    /// Records that tables changed (after the commit that changed them, or another node's).
+    pub fn schema_changed(&self) {
+        self.last_ddl
+            .store(self.epoch.elapsed().as_nanos() as u64, Ordering::Release);
     }
 
     pub async fn migrate(&self) -> StorageResult<()> {
