@@ -32,6 +32,9 @@ pub enum Invalidation {
     User(String),
     /// Some role or role membership changed.
     Roles,
+    /// A class, its fields, permissions or indexes changed: reload the schemas, and do not
+    /// reuse statements prepared for the old tables.
+    Schema,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -269,21 +272,31 @@ async fn receive(state: &AppState, pool: Option<&PgPool>, node: &str, payload: &
                         .ok()
                         .flatten();
                 match text.as_deref().and_then(parse_wires) {
-                    Some(stored) => stored.into_iter().for_each(|w| apply(state, w.body)),
+                    Some(stored) => {
+                        for w in stored {
+                            apply(state, w.body).await;
+                        }
+                    }
                     None => tracing::warn!(id, "realtime: a stored event is gone"),
                 }
             }
-            body => apply(state, body),
+            body => apply(state, body).await,
         }
     }
 }
 
-fn apply(state: &AppState, body: Body) {
+async fn apply(state: &AppState, body: Body) {
     match body {
         Body::Event(e) => state.realtime.receive(e),
         Body::Invalidate(Invalidation::Session(h)) => state.sessions.forget(&h),
         Body::Invalidate(Invalidation::User(u)) => state.sessions.forget_user(&u),
         Body::Invalidate(Invalidation::Roles) => state.sessions.roles_changed(),
+        Body::Invalidate(Invalidation::Schema) => {
+            state.storage.schema_changed();
+            if let Err(e) = state.schemas.reload(&state.storage).await {
+                tracing::error!(error = %e.message, "realtime: cannot reload the schemas another node changed");
+            }
+        }
         // A stored payload never points at another.
         Body::Stored(_) => {}
     }

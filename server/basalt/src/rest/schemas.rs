@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{ApiError, ApiResult, Code};
 use crate::ids::ClassName;
+use crate::realtime::bus::Invalidation;
 use crate::schema::SchemaChange;
 use crate::state::AppState;
 
@@ -186,11 +187,9 @@ pub async fn create(state: &AppState, class: &ClassName, body: &Value) -> ApiRes
     if let Some(idx) = body.get("indexes").and_then(Value::as_object) {
         schema.indexes = idx.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     }
-    Ok(state
-        .schemas
-        .create(&state.storage, schema)
-        .await?
-        .to_json())
+    let created = state.schemas.create(&state.storage, schema).await?;
+    state.realtime.invalidate(Invalidation::Schema);
+    Ok(created.to_json())
 }
 
 pub async fn update(state: &AppState, class: &ClassName, body: &Value) -> ApiResult<Value> {
@@ -232,14 +231,16 @@ pub async fn update(state: &AppState, class: &ClassName, body: &Value) -> ApiRes
         validate_clp(clp)?;
         change.class_level_permissions = Some(complete_clp(clp));
     }
-    Ok(state
+    let updated = state
         .schemas
         .update(&state.storage, class.as_str(), change)
-        .await?
-        .to_json())
+        .await?;
+    state.realtime.invalidate(Invalidation::Schema);
+    Ok(updated.to_json())
 }
 
 pub async fn delete(state: &AppState, class: &ClassName) -> ApiResult<Value> {
     state.schemas.delete(&state.storage, class.as_str()).await?;
+    state.realtime.invalidate(Invalidation::Schema);
     Ok(json!({}))
 }

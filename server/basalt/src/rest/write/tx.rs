@@ -142,6 +142,9 @@ impl WriteTx {
         for e in &self.ensured {
             state.schemas.commit(e);
         }
+        if self.ensured.iter().any(|e| e.changed) {
+            state.realtime.invalidate(Invalidation::Schema);
+        }
         for e in self.effects {
             let shared = match e {
                 Effect::SessionRevoked(hash) => {
