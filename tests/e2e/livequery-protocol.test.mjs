@@ -100,6 +100,14 @@ test('bad frames get Parse\'s errors and the connection, and other clients, carr
   assert.deepEqual(await s.next(), err(102, 'Cannot query on ACL.', 4, false));
   s.send({ op: 'unsubscribe', requestId: 5 });
   assert.deepEqual(await s.next(), err(2, `Cannot find subscription with clientId ${clientId} subscriptionId 5. Make sure you subscribe to live query server before unsubscribing.`));
+  // What a client may not list through REST it may not watch: installations (device tokens),
+  // the master key's classes, relation tables.
+  for (const [requestId, className] of [[20, '_Installation'], [21, '_JobStatus'], [22, '_Join:users:_Role']]) {
+    s.send({ op: 'subscribe', requestId, query: { className, where: {} } });
+    const f = await s.next();
+    assert.equal(f.op, 'error', `${className} was accepted`);
+    assert.equal(f.code, 119, className);
+  }
   // A subscription to a session class needs a user.
   s.send({ op: 'subscribe', requestId: 6, query: { className: '_Session', where: {} } });
   assert.deepEqual(await s.next(), err(209, 'Invalid session token', 6, false));

@@ -253,6 +253,9 @@ async fn subscribe(
         }
     };
     crate::ids::ClassName::parse(&req.class_name).map_err(fail)?;
+    // What a client may not list through REST it may not watch either: `_Installation` (device
+    // tokens), the master key's classes, `_Join` tables.
+    crate::rest::guard_class("find", &req.class_name, &auth).map_err(fail)?;
     if req.class_name == "_Session" && auth.user().is_none() && !auth.reads_everything() {
         return Err((209, "Invalid session token".into()));
     }
