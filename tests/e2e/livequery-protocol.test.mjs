@@ -116,6 +116,27 @@ test('bad frames get Parse\'s errors and the connection, and other clients, carr
   assert.equal((await bystander.next()).object.objectId, res.body.objectId);
 });
 
+test('a connection holds at most 1,000 subscriptions', async () => {
+  const C = uniqueClass('LqMany');
+  const s = await socket();
+  s.send(connect());
+  assert.equal((await s.next()).op, 'connected');
+  for (let i = 1; i <= 1000; i++) s.send({ op: 'subscribe', requestId: i, query: { className: C, where: { n: i } } });
+  for (let i = 1; i <= 1000; i++) assert.equal((await s.next()).op, 'subscribed');
+  s.send({ op: 'subscribe', requestId: 1001, query: { className: C, where: {} } });
+  const refused = await s.next();
+  assert.equal(refused.op, 'error');
+  assert.equal(refused.requestId, 1001);
+  assert.match(refused.error, /at most 1000 subscriptions/);
+  // Replacing one of them, or making room, is still possible.
+  s.send({ op: 'update', requestId: 5, query: { className: C, where: { n: 0 } } });
+  assert.equal((await s.next()).op, 'subscribed');
+  s.send({ op: 'unsubscribe', requestId: 6 });
+  assert.equal((await s.next()).op, 'unsubscribed');
+  s.send({ op: 'subscribe', requestId: 1002, query: { className: C, where: {} } });
+  assert.equal((await s.next()).op, 'subscribed');
+});
+
 test('the WebSocket answers at the mount path and at /; a plain GET there is a 404', async () => {
   for (const path of ['/parse', '/']) {
     const s = await socket(server, path);

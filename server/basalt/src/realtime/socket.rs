@@ -24,6 +24,8 @@ use crate::state::AppState;
 
 /// Largest frame a client may send.
 const MAX_FRAME: usize = 64 << 10;
+/// Most subscriptions one connection may hold.
+pub const MAX_SUBSCRIPTIONS: usize = 1_000;
 const PING_EVERY: Duration = Duration::from_secs(10);
 /// Most queued frames written together.
 const BATCH: usize = 64;
@@ -237,6 +239,15 @@ async fn subscribe(
     req: SubscribeRequest,
 ) -> Result<(), (i64, String)> {
     let fail = |e: crate::error::ApiError| (i64::from(e.code), e.message);
+    {
+        let subs = client.subs.lock().unwrap_or_else(|e| e.into_inner());
+        if subs.len() >= MAX_SUBSCRIPTIONS && !subs.contains_key(&req.request_id.to_string()) {
+            return Err((
+                1,
+                format!("A connection may hold at most {MAX_SUBSCRIPTIONS} subscriptions"),
+            ));
+        }
+    }
     let token = req
         .session_token
         .clone()
