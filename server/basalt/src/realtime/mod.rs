@@ -1,8 +1,8 @@
 //! LiveQuery: subscriptions over WebSocket, fed by committed writes.
 //!
 //! A write that commits hands its [`Event`]s (the object after, and before, as the master key
-//! sees it) to [`Realtime::publish`]. They go to this node's dispatcher and, on PostgreSQL, to
-//! every other node through `NOTIFY` ([`bus`]). The dispatcher matches each event against the
+//! sees it) to [`Realtime::publish`]. They go to this node's dispatcher and, through the [`bus`]
+//! (PostgreSQL's `NOTIFY`, or Redis), to every other node. The dispatcher matches each event against the
 //! subscriptions of its class — grouped by query, so one test serves every client of the same
 //! query — then decides per subscriber, as Parse does, what that subscriber may learn
 //! ([`deliver`]): class-level permissions, the object's ACL before and after, protected fields,
