@@ -27,6 +27,8 @@ const MAX_FRAME: usize = 64 << 10;
 /// Most subscriptions one connection may hold.
 pub const MAX_SUBSCRIPTIONS: usize = 1_000;
 const PING_EVERY: Duration = Duration::from_secs(10);
+/// How long one write to a client may take before the client is dropped.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most queued frames written together.
 const BATCH: usize = 64;
 
@@ -78,13 +80,17 @@ async fn run(state: AppState, mut socket: WebSocket, addr: SocketAddr) {
                 Some(Ok(Message::Close(_)) | Err(_)) | None => break,
             },
             Some(out) = rx.recv() => {
-                // Whatever else is waiting goes in the same write.
-                let mut ok = socket.feed(Message::text(out)).await.is_ok();
-                for _ in 1..BATCH {
-                    let Ok(more) = rx.try_recv() else { break };
-                    ok = ok && socket.feed(Message::text(more)).await.is_ok();
-                }
-                if !ok || socket.flush().await.is_err() {
+                // Whatever else is waiting goes in the same write. A client that stops reading
+                // would block the write forever (and with it this task): it gets WRITE_TIMEOUT.
+                let write = async {
+                    socket.feed(Message::text(out)).await?;
+                    for _ in 1..BATCH {
+                        let Ok(more) = rx.try_recv() else { break };
+                        socket.feed(Message::text(more)).await?;
+                    }
+                    socket.flush().await
+                };
+                if !matches!(tokio::time::timeout(WRITE_TIMEOUT, write).await, Ok(Ok(()))) {
                     break;
                 }
             }
