@@ -303,3 +303,42 @@ test('with --liveQuery redisURL, nodes share events through Redis pub/sub', { sk
     await one.stop();
   }
 });
+
+test('a client that stops reading is dropped; the others get every event', async () => {
+  const C = uniqueClass('LqSlow');
+  await r('POST', `/classes/${C}`, { body: { pad: 'x' }, master: true });
+  const slow = await socket();
+  slow.send(connect());
+  assert.equal((await slow.next()).op, 'connected');
+  slow.send({ op: 'subscribe', requestId: 1, query: { className: C, where: {} } });
+  assert.equal((await slow.next()).op, 'subscribed');
+  const fine = await socket();
+  fine.send(connect());
+  assert.equal((await fine.next()).op, 'connected');
+  fine.send({ op: 'subscribe', requestId: 1, query: { className: C, where: {} } });
+  assert.equal((await fine.next()).op, 'subscribed');
+  let heard = 0;
+  const counting = new Promise((resolve) => {
+    fine.ws.on('message', () => { if (++heard === 1500) resolve(); });
+  });
+  // The slow client stops reading: its kernel buffers fill, then its queue of 256 frames.
+  slow.ws._socket.pause();
+  const pad = 'y'.repeat(10_000);
+  for (let b = 0; b < 15; b++) {
+    const res = await r('POST', '/batch', { master: true, body: { requests: Array.from({ length: 100 }, (_, i) => ({
+      method: 'POST', path: `/parse/classes/${C}`, body: { n: b * 100 + i, pad },
+    })) } });
+    assert.equal(res.status, 200);
+  }
+  await counting;
+  assert.equal(heard, 1500, 'the reading client missed events');
+  // The server closes the slow client (within its 10 s write limit); reading again shows it,
+  // after fewer events than were written.
+  let slowHeard = 0;
+  slow.ws.on('message', () => { slowHeard++; });
+  const closed = new Promise((resolve) => slow.ws.once('close', resolve));
+  const limit = new Promise((_, reject) => setTimeout(() => reject(new Error('the slow client was never closed')), 30_000).unref());
+  slow.ws._socket.resume();
+  await Promise.race([closed, limit]);
+  assert.ok(slowHeard < 1500, `the slow client was not dropped: it heard ${slowHeard} events`);
+});

@@ -96,8 +96,11 @@ async fn run(state: AppState, mut socket: WebSocket, addr: SocketAddr) {
             }
             () = kick.notified() => {
                 let frame = protocol::error(1, "Client is too slow: too many events waiting", true, None);
-                let _ = socket.send(Message::text(frame)).await;
-                let _ = socket.send(Message::Close(None)).await;
+                let goodbye = async {
+                    socket.send(Message::text(frame)).await?;
+                    socket.send(Message::Close(None)).await
+                };
+                let _ = tokio::time::timeout(Duration::from_secs(1), goodbye).await;
                 break;
             }
             _ = ping.tick() => {
