@@ -76,6 +76,27 @@ async fn open(url: &str, app: &str, js: &str, class: &str, where_: serde_json::V
     ws
 }
 
+/// Opens `n` subscribed sockets, 100 at a time.
+async fn open_many(
+    n: usize,
+    url: &str,
+    app: &str,
+    js: &str,
+    class: &str,
+    where_: serde_json::Value,
+) -> Vec<Ws> {
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let batch = (n - out.len()).min(100);
+        let opened = futures_util::future::join_all(
+            (0..batch).map(|_| open(url, app, js, class, where_.clone())),
+        )
+        .await;
+        out.extend(opened);
+    }
+    out
+}
+
 /// The number after `"seq":` in an event frame.
 fn seq_of(text: &str) -> Option<usize> {
     let at = text.find("\"seq\":")? + 6;
@@ -97,16 +118,7 @@ async fn fanout(a: &[String]) {
     let stop = Arc::new(AtomicBool::new(false));
     let delivered = Arc::new(AtomicU64::new(0));
 
-    let mut sockets = Vec::with_capacity(clients);
-    for chunk in (0..clients).collect::<Vec<_>>().chunks(100) {
-        let opened = futures_util::future::join_all(
-            chunk
-                .iter()
-                .map(|_| open(&ws_url, app, js, class, json!({"match": true}))),
-        )
-        .await;
-        sockets.extend(opened);
-    }
+    let sockets = open_many(clients, &ws_url, app, js, class, json!({"match": true})).await;
     let mut readers = Vec::with_capacity(clients);
     for mut ws in sockets {
         let (sent, stop, delivered) = (sent.clone(), stop.clone(), delivered.clone());
@@ -270,16 +282,7 @@ async fn idle(a: &[String]) {
     let (base, app, js) = (&a[0], &a[1], &a[2]);
     let (n, hold, class) = (num(&a[3]) as usize, num(&a[4]), &a[5]);
     let ws_url = base.replacen("http", "ws", 1);
-    let mut held = Vec::with_capacity(n);
-    for chunk in (0..n).collect::<Vec<_>>().chunks(200) {
-        let opened = futures_util::future::join_all(
-            chunk
-                .iter()
-                .map(|_| open(&ws_url, app, js, class, json!({"never": true}))),
-        )
-        .await;
-        held.extend(opened);
-    }
+    let held = open_many(n, &ws_url, app, js, class, json!({"never": true})).await;
     println!("{}", json!({"held": held.len()}));
     // Answer the server's pings while holding.
     let readers: Vec<_> = held

@@ -130,22 +130,17 @@ impl View {
     }
 }
 
-/// The subscriber's rights now: a revoked session or a removed role counts at once.
+/// The subscriber's rights now (a revoked session or a removed role counts at once), once per
+/// token per event.
 async fn auth_of(state: &AppState, sub: &Profile, cache: &mut HashMap<String, Auth>) -> Auth {
-    if sub.master {
-        return Auth::Master;
-    }
-    let Some(token) = &sub.session_token else {
-        return Auth::Public;
+    let Some(token) = sub.session_token.as_deref().filter(|_| !sub.master) else {
+        return super::rights(state, sub.master, None).await;
     };
     if let Some(a) = cache.get(token) {
         return a.clone();
     }
-    let auth = match state.sessions.resolve(&state.storage, token).await {
-        Ok(u) => Auth::User(u),
-        Err(_) => Auth::Public,
-    };
-    cache.insert(token.clone(), auth.clone());
+    let auth = super::rights(state, false, Some(token)).await;
+    cache.insert(token.to_string(), auth.clone());
     auth
 }
 

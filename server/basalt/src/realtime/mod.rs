@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 use tokio::sync::{Notify, mpsc};
 
+use crate::auth::Auth;
 use crate::state::AppState;
 
 /// How many frames may wait for one client before it is dropped as too slow.
@@ -336,6 +337,21 @@ impl Realtime {
             .flat_map(|g| g.values())
             .map(|g| g.subs.len())
             .sum()
+    }
+}
+
+/// A subscriber's rights now: the master key, the user of its session token (a revoked or
+/// expired token counts as no user, as in Parse), or the public.
+async fn rights(state: &AppState, master: bool, token: Option<&str>) -> Auth {
+    if master {
+        return Auth::Master;
+    }
+    match token {
+        Some(t) => match state.sessions.resolve(&state.storage, t).await {
+            Ok(u) => Auth::User(u),
+            Err(_) => Auth::Public,
+        },
+        None => Auth::Public,
     }
 }
 

@@ -18,7 +18,6 @@ use tokio::sync::{Notify, mpsc};
 
 use super::protocol::{self, Connect, Request, SubscribeRequest};
 use super::{Client, Profile, QUEUE, Sub, constrained_fields};
-use crate::auth::Auth;
 use crate::clp;
 use crate::state::AppState;
 
@@ -261,17 +260,7 @@ async fn subscribe(
         .session_token
         .clone()
         .or_else(|| client.session_token.clone());
-    let auth = if client.master {
-        Auth::Master
-    } else {
-        match &token {
-            Some(t) => match state.sessions.resolve(&state.storage, t).await {
-                Ok(u) => Auth::User(u),
-                Err(_) => Auth::Public,
-            },
-            None => Auth::Public,
-        }
-    };
+    let auth = super::rights(state, client.master, token.as_deref()).await;
     crate::ids::ClassName::parse(&req.class_name).map_err(fail)?;
     // What a client may not list through REST it may not watch either: `_Installation` (device
     // tokens), the master key's classes, `_Join` tables.
@@ -299,18 +288,16 @@ async fn subscribe(
         .as_object()
         .is_some_and(|w| w.len() == 1 && w.get("objectId").is_some_and(|v| v.is_string()));
     let fields = constrained_fields(&filter);
-    if let Some(schema) = state.schemas.get(&req.class_name) {
-        let op = if by_id { clp::Op::Get } else { clp::Op::Find };
-        clp::access(&schema, op, &auth).map_err(fail)?;
-        let protected = clp::protected_fields(&schema, &auth);
-        let named = |f: &String| {
-            protected
-                .iter()
-                .any(|p| p == f.split('.').next().unwrap_or(f))
-        };
-        if fields.iter().any(named) || req.watch.iter().flatten().any(named) {
-            return Err((119, "Permission denied".into()));
-        }
+    let op = if by_id { clp::Op::Get } else { clp::Op::Find };
+    clp::access(&schema, op, &auth).map_err(fail)?;
+    let protected = clp::protected_fields(&schema, &auth);
+    let named = |f: &String| {
+        protected
+            .iter()
+            .any(|p| p == f.split('.').next().unwrap_or(f))
+    };
+    if fields.iter().any(named) || req.watch.iter().flatten().any(named) {
+        return Err((119, "Permission denied".into()));
     }
     let sub = Sub {
         client: client.clone(),

@@ -297,13 +297,17 @@ impl Projection {
             .collect()
     }
 
-    /// Writes `t0."objectId", …` for the SELECT list.
-    pub fn select_list(&self, sql: &mut basalt_query::Sql, alias: &str) {
-        let names = SYSTEM_COLUMNS
+    /// The selected columns, in the order of [`Self::cols`].
+    fn names(&self) -> impl Iterator<Item = &str> {
+        SYSTEM_COLUMNS
             .iter()
             .map(|(n, _)| *n)
-            .chain(self.fields.iter().map(|(n, _)| n.as_str()));
-        for (i, name) in names.enumerate() {
+            .chain(self.fields.iter().map(|(n, _)| n.as_str()))
+    }
+
+    /// Writes `t0."objectId", …` for the SELECT list.
+    pub fn select_list(&self, sql: &mut basalt_query::Sql, alias: &str) {
+        for (i, name) in self.names().enumerate() {
             if i > 0 {
                 sql.push(", ");
             }
@@ -313,11 +317,7 @@ impl Projection {
 
     /// The same columns unqualified, for `RETURNING` (SQLite's cannot name an alias).
     pub fn bare_list(&self, sql: &mut basalt_query::Sql) {
-        let names = SYSTEM_COLUMNS
-            .iter()
-            .map(|(n, _)| *n)
-            .chain(self.fields.iter().map(|(n, _)| n.as_str()));
-        for (i, name) in names.enumerate() {
+        for (i, name) in self.names().enumerate() {
             if i > 0 {
                 sql.push(", ");
             }

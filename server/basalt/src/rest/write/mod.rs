@@ -234,9 +234,7 @@ pub async fn insert(
     }
     sql.push(")");
     // LiveQuery hears the object as stored, defaults and all.
-    let projection = wtx
-        .wants_events(state, class.as_str())
-        .then(|| Projection::new(&state.files_base(), &schema, None, &[]));
+    let projection = wtx.event_projection(state, &schema);
     let cols = projection
         .as_ref()
         .map(Projection::cols)
@@ -478,9 +476,7 @@ pub async fn modify(
     // LiveQuery hears the object before and after. SQLite reads the original first, in the
     // transaction (it has one writer); PostgreSQL gets both from the UPDATE itself, joined
     // to the row it locks (`FROM … o`), in one round trip.
-    let projection = wtx
-        .wants_events(state, class.as_str())
-        .then(|| Projection::new(&state.files_base(), &schema, None, &[]));
+    let projection = wtx.event_projection(state, &schema);
     let mut original: Option<Map<String, Value>> = None;
     if let (Some(p), Dialect::Sqlite) = (&projection, dialect) {
         let mut sql = Sql::new(dialect);
@@ -718,9 +714,7 @@ pub async fn remove(
         .filter(|(_, ty)| matches!(ty, FieldType::Relation(_)))
         .map(|(f, _)| f)
         .collect();
-    let projection = wtx
-        .wants_events(state, class.as_str())
-        .then(|| Projection::new(&state.files_base(), &schema, None, &[]));
+    let projection = wtx.event_projection(state, &schema);
     let deleted = match &projection {
         Some(p) => {
             sql.push(" RETURNING ");

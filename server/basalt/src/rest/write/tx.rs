@@ -9,6 +9,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::ids::ClassName;
 use crate::realtime::Event;
 use crate::realtime::bus::Invalidation;
+use crate::rest::codec::Projection;
 use crate::schema::{Ensured, Growth};
 use crate::state::AppState;
 use crate::storage::{Cell, Col, Storage, Tx};
@@ -62,9 +63,13 @@ impl WriteTx {
         }
     }
 
-    /// Whether writes to `class` are published to LiveQuery (and so must return their rows).
-    pub fn wants_events(&self, state: &AppState, class: &str) -> bool {
-        state.realtime.publishes(class)
+    /// How rows of `schema`'s class are read back for LiveQuery, if writes to it publish
+    /// events (and so must return their rows).
+    pub fn event_projection(&self, state: &AppState, schema: &ClassSchema) -> Option<Projection> {
+        state
+            .realtime
+            .publishes(&schema.class_name)
+            .then(|| Projection::new(&state.files_base(), schema, None, &[]))
     }
 
     /// Publishes `event` once this commits.
