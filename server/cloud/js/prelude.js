@@ -1,0 +1,169 @@
+// Basalt's boot script, evaluated first in every cloud-code runtime: CommonJS `require` over the
+// app's own files, and the lockdown that runs once the app's top level has finished.
+// It defines only `__boot`, which the host calls (`main`, then `lockdown`) and then deletes.
+(function () {
+  'use strict';
+  const load = globalThis.__host.load;
+  const log = globalThis.__host.log;
+  const modules = new Map();
+
+  // `console`, as cloud code uses it everywhere: each call is one line in the server's log,
+  // tagged with the function or trigger that wrote it.
+  const show = (v) => {
+    if (typeof v === 'string') return v;
+    if (v instanceof Error) return v.stack ? `${v}\n${v.stack}` : String(v);
+    try {
+      return JSON.stringify(v) ?? String(v);
+    } catch {
+      return String(v);
+    }
+  };
+  const line = (level) => (...args) => log(level, args.map(show).join(' '));
+  Object.defineProperty(globalThis, 'console', {
+    configurable: true,
+    writable: true,
+    value: {
+      log: line('info'), info: line('info'), warn: line('warn'), error: line('error'),
+      debug: line('debug'), trace: line('debug'),
+    },
+  });
+
+  // Joins a relative specifier to a directory; '' is the code's root. Nothing resolves above it.
+  function join(dir, spec) {
+    const out = [];
+    for (const part of `${dir}/${spec}`.split('/')) {
+      if (part === '' || part === '.') continue;
+      if (part === '..') out.pop();
+      else out.push(part);
+    }
+    return out.join('/');
+  }
+
+  function dirname(path) {
+    const i = path.lastIndexOf('/');
+    return i < 0 ? '' : path.slice(0, i);
+  }
+
+  // Loads one file as a module (Node's resolution order for a relative path).
+  function loadModule(base) {
+    for (const path of [base, `${base}.js`, `${base}.cjs`, `${base}.json`, `${base}/index.js`]) {
+      const cached = modules.get(path);
+      if (cached) return cached.exports;
+      const loaded = load(path);
+      if (loaded === undefined) continue;
+      const module = { exports: {}, id: path, filename: path, loaded: false };
+      modules.set(path, module);
+      if (typeof loaded === 'function') {
+        loaded.call(module.exports, module.exports, makeRequire(dirname(path)), module, path, dirname(path));
+      } else {
+        module.exports = loaded;
+      }
+      module.loaded = true;
+      return module.exports;
+    }
+    return undefined;
+  }
+
+  function makeRequire(dir) {
+    return function require(spec) {
+      if (typeof spec !== 'string' || spec === '') {
+        throw new TypeError('The "id" argument must be a non-empty string');
+      }
+      if (spec.startsWith('./') || spec.startsWith('../') || spec.startsWith('/')) {
+        const exports = loadModule(join(spec.startsWith('/') ? '' : dir, spec));
+        if (exports !== undefined) return exports;
+      } else {
+        const builtin = globalThis.__basalt && globalThis.__basalt.builtinModule(spec);
+        if (builtin !== undefined) return builtin;
+      }
+      const err = new Error(
+        `Cannot find module '${spec}': cloud code can require its own files and 'parse/node'`,
+      );
+      err.code = 'MODULE_NOT_FOUND';
+      throw err;
+    };
+  }
+
+  // Freezes the language's built-ins and the Parse SDK, so no invocation can change what the
+  // next one runs on (prototype tampering). Assigning an inherited name such as `toString` or
+  // `name` on an ordinary object must still work once its prototype is frozen (the "override
+  // mistake"), so those properties become accessors that define an own property instead.
+  function lockdown() {
+    const overridable = [
+      [Object.prototype, ['constructor', 'toString', 'toLocaleString', 'valueOf', 'hasOwnProperty',
+        'isPrototypeOf', 'propertyIsEnumerable']],
+      [Function.prototype, ['constructor', 'toString', 'name', 'apply', 'call', 'bind']],
+      [Error.prototype, ['constructor', 'name', 'message', 'toString']],
+      [Array.prototype, ['constructor', 'toString', 'push', 'concat', 'join', 'slice']],
+      [Promise.prototype, ['constructor', 'then', 'catch', 'finally']],
+      [Date.prototype, ['constructor', 'toString', 'toJSON']],
+      [RegExp.prototype, ['constructor', 'toString', 'exec']],
+    ];
+    for (const Err of [TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError]) {
+      overridable.push([Err.prototype, ['constructor', 'name', 'message']]);
+    }
+    for (const [proto, names] of overridable) {
+      for (const name of names) {
+        const desc = Object.getOwnPropertyDescriptor(proto, name);
+        if (!desc || !('value' in desc) || !desc.configurable) continue;
+        const value = desc.value;
+        Object.defineProperty(proto, name, {
+          configurable: false,
+          enumerable: desc.enumerable,
+          get() { return value; },
+          set(v) {
+            if (this === proto) throw new TypeError(`Cannot assign to read only property '${name}'`);
+            Object.defineProperty(this, name, { value: v, writable: true, enumerable: true, configurable: true });
+          },
+        });
+      }
+    }
+    const seen = new Set();
+    const harden = (root) => {
+      const stack = [root];
+      while (stack.length > 0) {
+        const v = stack.pop();
+        if ((typeof v !== 'object' && typeof v !== 'function') || v === null || seen.has(v)) continue;
+        seen.add(v);
+        Object.freeze(v);
+        stack.push(Object.getPrototypeOf(v));
+        for (const key of Reflect.ownKeys(v)) {
+          const d = Object.getOwnPropertyDescriptor(v, key);
+          if ('value' in d) stack.push(d.value);
+          else stack.push(d.get, d.set);
+        }
+      }
+    };
+    const generator = function* () {};
+    const asyncFn = async function () {};
+    const asyncGenerator = async function* () {};
+    const intrinsics = [
+      Object, Function, Array, String, Number, Boolean, Symbol, BigInt, Promise, RegExp, Date,
+      Map, Set, WeakMap, WeakSet, WeakRef, FinalizationRegistry, JSON, Math, Reflect, Proxy,
+      Error, AggregateError, ArrayBuffer, DataView, Object.getPrototypeOf(Int8Array),
+      Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
+      Float32Array, Float64Array, BigInt64Array, BigUint64Array,
+      encodeURIComponent, decodeURIComponent, encodeURI, decodeURI, escape, unescape,
+      parseInt, parseFloat, isNaN, isFinite, queueMicrotask, globalThis.console,
+      generator, asyncFn, asyncGenerator,
+      Object.getPrototypeOf([][Symbol.iterator]()),
+      Object.getPrototypeOf(new Map()[Symbol.iterator]()),
+      Object.getPrototypeOf(new Set()[Symbol.iterator]()),
+      Object.getPrototypeOf(''[Symbol.iterator]()),
+      Object.getPrototypeOf(/x/[Symbol.matchAll](''))
+    ];
+    for (const name of ['Iterator', 'SharedArrayBuffer', 'Atomics', 'Float16Array']) {
+      if (name in globalThis) intrinsics.push(globalThis[name]);
+    }
+    intrinsics.push(globalThis.Parse);
+    for (const v of intrinsics) harden(v);
+  }
+
+  Object.defineProperty(globalThis, '__boot', {
+    configurable: true,
+    value: Object.freeze({
+      main(entry) { return loadModule(entry); },
+      lockdown,
+    }),
+  });
+})();
