@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -98,6 +98,9 @@ test('a Parse Server start-up line and environment start basalt', { skip }, asyn
 
 test('bad options and unreachable databases fail at start and say which', { skip }, async () => {
   const cwd = mkdtempSync(join(tmpdir(), 'basalt-bad-'));
+  // Cloud code that does not load stops the start too, with the script's error and line.
+  writeFileSync(join(cwd, 'broken.js'), "Parse.Cloud.define('a', () => 1);\nParse.Cloud.define('b', () => {;\n");
+  writeFileSync(join(cwd, 'throws.js'), "throw new Error('no database at load time');\n");
   try {
     const cases = [
       [['--no-such-option'], /--no-such-option/],
@@ -106,6 +109,10 @@ test('bad options and unreachable databases fail at start and say which', { skip
       [['--masterKey', 'm', '--mountPath', 'parse'], /--mountPath/],
       [['--masterKey', 'm', '--liveQuery', '{not json'], /--liveQuery/],
       [['--masterKey', 'm', '--liveQuery', '{"redisURL":"http://cache"}'], /redisURL/],
+      [['--masterKey', 'm', '--cloudLimits', '{"cpu":1}'], /--cloudLimits: unknown field `cpu`/],
+      [['--masterKey', 'm', '--cloud', join(cwd, 'missing.js')], /--cloud: .*missing\.js does not exist/],
+      [['--masterKey', 'm', '--cloud', join(cwd, 'broken.js')], /--cloud .*broken\.js: SyntaxError[\s\S]*at broken\.js:\d/],
+      [['--masterKey', 'm', '--cloud', join(cwd, 'throws.js')], /--cloud .*throws\.js: .*no database at load time/],
       [['--masterKey', 'm', '--port', '0', '--databaseURI', 'postgres://postgres@127.0.0.1:1/nothing'], /127\.0\.0\.1:1\/nothing/],
     ];
     for (const [args, message] of cases) {

@@ -134,6 +134,15 @@ pub struct Options {
     #[arg(long, value_name = "FILE")]
     pub cloud: Option<PathBuf>,
 
+    /// Cloud code limits, as JSON: `{"cpuMs":5000,"memoryMB":64,"timeoutMs":30000,"jobTimeoutMs":900000,"concurrency":256,"workers":2,"functions":{"<name> or beforeSave:<Class>":{"cpuMs":…,"memoryMB":…,"timeoutMs":…,"concurrency":…}}}` [env: BASALT_CLOUD_LIMITS]
+    #[arg(
+        long = "cloud-limits",
+        visible_alias = "cloudLimits",
+        value_name = "JSON"
+    )]
+    #[serde(alias = "cloudLimits")]
+    pub cloud_limits: Option<String>,
+
     /// Serve LiveQuery on this server's port (accepted for Parse compatibility; always on) [env: PARSE_SERVER_START_LIVE_QUERY_SERVER]
     #[arg(long = "start-live-query-server", visible_alias = "startLiveQueryServer", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     #[serde(alias = "startLiveQueryServer")]
@@ -204,6 +213,7 @@ pub struct Config {
     pub server_url: String,
     pub public_server_url: Option<String>,
     pub cloud: Option<PathBuf>,
+    pub cloud_limits: CloudLimits,
     pub live_query_classes: Option<Vec<String>>,
     /// `--liveQuery {"redisURL": …}`: nodes share LiveQuery events through Redis pub/sub
     /// instead of PostgreSQL's NOTIFY.
@@ -213,6 +223,33 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub max_batch_size: usize,
     pub allow_client_class_creation: bool,
+}
+
+/// `--cloudLimits`: what one cloud-code invocation may use; unset fields keep the defaults
+/// (5 s CPU, 64 MB heap, 30 s wall clock, 15 min for jobs, 256 at once, a worker per core).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CloudLimits {
+    pub cpu_ms: Option<u64>,
+    #[serde(rename = "memoryMB")]
+    pub memory_mb: Option<usize>,
+    pub timeout_ms: Option<u64>,
+    pub job_timeout_ms: Option<u64>,
+    pub concurrency: Option<usize>,
+    pub workers: Option<usize>,
+    /// Per function or job name, or `beforeSave:<Class>` for a trigger.
+    #[serde(default)]
+    pub functions: std::collections::HashMap<String, CloudLimit>,
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CloudLimit {
+    pub cpu_ms: Option<u64>,
+    #[serde(rename = "memoryMB")]
+    pub memory_mb: Option<usize>,
+    pub timeout_ms: Option<u64>,
+    pub concurrency: Option<usize>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -362,6 +399,7 @@ impl Options {
                 &["BASALT_PUBLIC_SERVER_URL", "PARSE_PUBLIC_SERVER_URL"],
             ),
             cloud: env_any(env, &["BASALT_CLOUD", "PARSE_SERVER_CLOUD"]).map(PathBuf::from),
+            cloud_limits: env_any(env, &["BASALT_CLOUD_LIMITS"]),
             start_live_query_server: bool_env(&[
                 "BASALT_START_LIVE_QUERY_SERVER",
                 "PARSE_SERVER_START_LIVE_QUERY_SERVER",
@@ -401,6 +439,7 @@ impl Options {
             server_url: self.server_url.or(other.server_url),
             public_server_url: self.public_server_url.or(other.public_server_url),
             cloud: self.cloud.or(other.cloud),
+            cloud_limits: self.cloud_limits.or(other.cloud_limits),
             start_live_query_server: self
                 .start_live_query_server
                 .or(other.start_live_query_server),
@@ -541,6 +580,10 @@ impl Config {
         {
             return Err(format!("--cloud: {} does not exist", c.display()));
         }
+        let cloud_limits = match &o.cloud_limits {
+            Some(json) => serde_json::from_str(json).map_err(|e| format!("--cloudLimits: {e}"))?,
+            None => CloudLimits::default(),
+        };
         let max_body_bytes = match &o.max_upload_size {
             Some(s) => parse_size(s).map_err(|e| format!("--maxUploadSize: {e}"))?,
             None => 20 << 20,
@@ -581,6 +624,7 @@ impl Config {
             server_url,
             public_server_url: o.public_server_url.clone(),
             cloud,
+            cloud_limits,
             live_query_classes,
             live_query_redis,
             data_dir,

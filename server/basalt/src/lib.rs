@@ -4,6 +4,7 @@
 //! and storage; see `../../shared/DESIGN.md` for the architecture.
 
 pub mod auth;
+pub mod cloud;
 pub mod clp;
 pub mod config;
 pub mod error;

@@ -80,6 +80,7 @@ async fn serve(config: Config, started: Instant) -> Result<(), String> {
         );
     }
     let state = AppState::new(config.clone()).await?;
+    basalt::cloud::start(&state).await?;
     tracing::info!(
         url = %config.server_url,
         database = %config.database.display(),

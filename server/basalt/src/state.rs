@@ -18,6 +18,8 @@ pub struct Inner {
     pub schemas: Schemas,
     pub sessions: Sessions,
     pub realtime: Realtime,
+    /// Cloud code, once `cloud::start` has loaded it.
+    pub cloud: std::sync::OnceLock<std::sync::Arc<basalt_cloud::Engine>>,
 }
 
 #[derive(Clone)]
@@ -67,6 +69,7 @@ impl AppState {
             schemas,
             sessions: Sessions::default(),
             realtime,
+            cloud: std::sync::OnceLock::new(),
         }));
         Realtime::start(&state);
         if let Some(t) = transport {

@@ -8,6 +8,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
+use crate::cloud::Origin;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -65,6 +66,37 @@ fn take_str(map: &mut Map<String, Value>, key: &str) -> Option<String> {
         Some(Value::String(s)) => Some(s),
         _ => None,
     }
+}
+
+/// What cloud-code hooks see of the request: `installationId`, `ip`, `headers`, `context`.
+fn origin(parts: &axum::http::request::Parts, data: &RequestData) -> std::sync::Arc<Origin> {
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let headers: Map<String, Value> = parts
+        .headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_string(), Value::from(v.to_str().ok()?))))
+        .collect();
+    let context = match &data.envelope.context {
+        Some(Value::Object(m)) => m.clone(),
+        _ => header("x-parse-cloud-context")
+            .and_then(|c| serde_json::from_str::<Map<String, Value>>(c).ok())
+            .unwrap_or_default(),
+    };
+    std::sync::Arc::new(Origin {
+        installation_id: header("x-parse-installation-id")
+            .map(str::to_string)
+            .or_else(|| data.envelope.installation_id.clone()),
+        ip: parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string()),
+        headers,
+        context,
+        depth: parts
+            .extensions
+            .get::<crate::cloud::CloudCall>()
+            .map_or(0, |c| c.depth),
+    })
 }
 
 pub async fn prepare(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -150,8 +182,11 @@ pub async fn prepare(State(state): State<AppState>, req: Request, next: Next) ->
             Err(e) => data.body_error = Some(ApiError::bad_body(format!("Invalid JSON: {e}"))),
         }
     }
+    let origin = origin(&parts, &data);
     parts.extensions.insert(data);
-    let mut res = next.run(Request::from_parts(parts, Body::empty())).await;
+    let mut res = origin
+        .scope(next.run(Request::from_parts(parts, Body::empty())))
+        .await;
     cors(res.headers_mut());
     res
 }

@@ -24,12 +24,9 @@ use crate::state::AppState;
 
 pub use envelope::{Envelope, RequestData};
 
-/// Serves the API on `listener` until `shutdown` resolves.
-pub async fn serve(
-    state: AppState,
-    listener: tokio::net::TcpListener,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+/// The whole API as one service: the envelope middleware around the route tree. HTTP
+/// requests and cloud code's in-process REST calls both go through it.
+pub fn service(state: AppState) -> Service {
     let mount = state.config.mount_path.clone();
     // LiveQuery's WebSocket answers at the mount path and at `/`, on the API's own port.
     let live = axum::routing::get(crate::realtime::socket::upgrade);
@@ -39,10 +36,28 @@ pub async fn serve(
     } else {
         Router::new().nest(&mount, api).route("/", live)
     };
-    let router = router.fallback(routes::not_found).with_state(state.clone());
+    let router = router
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::not_found)
+        .with_state(state.clone());
     // The envelope middleware wraps the router (not `Router::layer`) so it runs before routing
     // and can rewrite the method.
-    let svc = axum::middleware::from_fn_with_state(state, envelope::prepare).layer(router);
+    Service::new(axum::middleware::from_fn_with_state(state, envelope::prepare).layer(router))
+}
+
+pub type Service = tower::util::BoxCloneSyncService<
+    axum::extract::Request,
+    axum::response::Response,
+    std::convert::Infallible,
+>;
+
+/// Serves the API on `listener` until `shutdown` resolves.
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let svc = service(state);
     axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(svc))
         .with_graceful_shutdown(shutdown)
         .await
@@ -142,7 +157,10 @@ impl FromRequestParts<AppState> for Ctx {
                 .extensions
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|c| c.0.ip());
-            if !ip.is_some_and(|ip| cfg.master_key_ips.iter().any(|r| r.contains(ip))) {
+            let in_process = parts.extensions.get::<crate::cloud::CloudCall>().is_some();
+            if !in_process
+                && !ip.is_some_and(|ip| cfg.master_key_ips.iter().any(|r| r.contains(ip)))
+            {
                 tracing::warn!(?ip, "master key used from an address not in --masterKeyIps");
                 return Err(ApiError::unauthorized());
             }

@@ -4,9 +4,9 @@
 
 use serde_json::{Map, Value, json};
 
-use super::find::{self, FindOptions};
 use super::write::{self, WriteTx};
 use crate::auth::Auth;
+use crate::cloud::triggers::find_hooked;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::ids::{ClassName, ObjectId};
 use crate::state::AppState;
@@ -104,7 +104,9 @@ async fn run(
         Route::Delete(c, id) => write::delete_in(state, auth, wtx, c, id)
             .await
             .map(|_| json!({})),
-        Route::Get(c, id) => find::get(state, auth, c, id, &params(&sub.body)).await,
+        Route::Get(c, id) => find_hooked(state, auth, c, &params(&sub.body), Some(id))
+            .await
+            .map(|r| r.results.into_iter().next().unwrap_or_default()),
         Route::Schemas(class) => {
             if !auth.reads_everything() {
                 return Err(ApiError::master_required());
@@ -115,8 +117,7 @@ async fn run(
             }
         }
         Route::Find(c) => {
-            let opts = FindOptions::from_params(&params(&sub.body), state.config.max_limit)?;
-            let r = find::find(state, auth, c, &opts).await?;
+            let r = find_hooked(state, auth, c, &params(&sub.body), None).await?;
             let mut out = json!({ "results": r.results });
             if let Some(n) = r.count {
                 out["count"] = Value::from(n);

@@ -509,6 +509,8 @@ pub async fn login(
 ) -> ApiResult<Value> {
     auth.check_writable("create")?;
     let user_id = authenticate(state, params).await?;
+    let mut user = read_user(state, &user_id).await?;
+    crate::cloud::triggers::before_login(state, &user).await?;
     let mut wtx = WriteTx::new(state);
     wtx.installation_id = installation_id;
     let opened = sessions::open(
@@ -519,7 +521,7 @@ pub async fn login(
     )
     .await?;
     wtx.commit(state).await?;
-    let mut user = read_user(state, &user_id).await?;
+    crate::cloud::triggers::after_login(state, &user, &opened.token).await;
     user.insert("sessionToken".into(), Value::from(opened.token));
     Ok(Value::Object(user))
 }
@@ -591,7 +593,25 @@ pub async fn logout(state: &AppState, auth: &Auth) -> ApiResult<()> {
     let Some(u) = auth.user() else {
         return Ok(());
     };
+    // afterLogout sees the session as it was; read it only when a hook wants it.
+    let session = match crate::cloud::registered(state, basalt_cloud::Kind::AfterLogout, "_Session")
+    {
+        Some(_) => super::find::get(
+            state,
+            &Auth::Master,
+            &sessions::session_class(),
+            &ObjectId::parse(&u.session_id)?,
+            &Map::new(),
+        )
+        .await
+        .ok(),
+        None => None,
+    };
     let mut wtx = WriteTx::new(state);
     sessions::revoke(state, &mut wtx, &u.session_id).await?;
-    wtx.commit(state).await
+    wtx.commit(state).await?;
+    if let Some(Value::Object(session)) = session {
+        crate::cloud::triggers::after_logout(state, auth, session).await;
+    }
+    Ok(())
 }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::error::ApiResult;
 use crate::http::Ctx;
 use crate::ids::{ClassName, ObjectId};
-use crate::rest::{find as rest_find, write};
+use crate::rest::write;
 use crate::state::AppState;
 
 pub async fn find(
@@ -22,8 +22,7 @@ pub async fn find(
 }
 
 pub async fn find_in(state: &AppState, class: &ClassName, ctx: &Ctx) -> ApiResult<Json<Value>> {
-    let opts = rest_find::FindOptions::from_params(&ctx.params, state.config.max_limit)?;
-    let r = rest_find::find(state, &ctx.auth, class, &opts).await?;
+    let r = crate::cloud::triggers::find_hooked(state, &ctx.auth, class, &ctx.params, None).await?;
     let mut out = json!({ "results": r.results });
     if let Some(n) = r.count {
         out["count"] = Value::from(n);
@@ -46,9 +45,9 @@ pub async fn get_in(
     ctx: &Ctx,
 ) -> ApiResult<Json<Value>> {
     let id = ObjectId::parse(id)?;
-    Ok(Json(
-        rest_find::get(state, &ctx.auth, class, &id, &ctx.params).await?,
-    ))
+    let r = crate::cloud::triggers::find_hooked(state, &ctx.auth, class, &ctx.params, Some(&id))
+        .await?;
+    Ok(Json(r.results.into_iter().next().unwrap_or_default()))
 }
 
 pub async fn create(

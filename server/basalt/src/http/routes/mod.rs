@@ -5,6 +5,7 @@ mod batch;
 mod classes;
 mod config;
 mod files;
+mod functions;
 mod health;
 mod schemas;
 mod users;
@@ -81,6 +82,13 @@ pub fn router() -> Router<AppState> {
         .route("/config", get(config::get).put(config::update))
         .route("/files/{name}", post(files::upload).delete(files::delete))
         .route("/files/{app_id}/{name}", get(files::download))
+        .route("/functions", get(functions::list_functions))
+        .route("/functions/{name}", post(functions::run))
+        .route(
+            "/jobs",
+            get(functions::list_jobs).post(functions::start_named_job),
+        )
+        .route("/jobs/{name}", post(functions::start_job))
         .route("/health", get(health::health))
         .route("/serverInfo", get(health::server_info))
 }

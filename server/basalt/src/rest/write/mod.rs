@@ -17,6 +17,7 @@ use changes::{Op, apply_array, apply_path, parse_changes};
 
 use super::codec::{self, Projection, encode, number};
 use crate::auth::Auth;
+use crate::cloud::triggers::{self as cloud, After};
 use crate::clp;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{ClassName, ObjectId, new_object_id};
@@ -24,6 +25,7 @@ use crate::realtime::Event;
 use crate::schema::Growth;
 use crate::state::AppState;
 use crate::storage::{Cell, Col, Tx};
+use basalt_cloud::Kind;
 
 /// What this write may do to the schema: create the class (master key, or clients when
 /// allowed), add fields (the `addField` permission).
@@ -106,7 +108,11 @@ pub async fn create_in(
     body: &Value,
 ) -> ApiResult<Created> {
     super::guard_class("create", class.as_str(), auth)?;
-    match class.as_str() {
+    let sent = body;
+    let mut before = cloud::before_save(state, auth, class, None, body).await?;
+    let changed = before.body.take();
+    let body = changed.as_ref().unwrap_or(sent);
+    let mut created = match class.as_str() {
         "_User" => super::users::create(state, auth, wtx, body).await,
         "_Session" => super::sessions::create(state, auth, wtx, body).await,
         "_Role" => {
@@ -115,7 +121,38 @@ pub async fn create_in(
             insert(state, auth, wtx, class, body, Extra::default()).await
         }
         _ => insert(state, auth, wtx, class, body, Extra::default()).await,
+    }?;
+    if let Some(changed) = &changed {
+        created.echo.extend(trigger_changes(sent, changed));
     }
+    if !created.existing {
+        wtx.after_hook(After::owed(
+            state,
+            auth,
+            Kind::AfterSave,
+            class.as_str(),
+            &created.object_id,
+            before,
+        ));
+    }
+    Ok(created)
+}
+
+/// Values a `beforeSave` set that the client did not send as they are: Parse answers them, so
+/// the client's object learns what the trigger changed. Operators are answered by the write.
+fn trigger_changes(sent: &Value, written: &Value) -> Map<String, Value> {
+    let Some(written) = written.as_object() else {
+        return Map::new();
+    };
+    written
+        .iter()
+        .filter(|(k, v)| {
+            sent.get(k.as_str()) != Some(*v)
+                && !v.get("__op").is_some_and(Value::is_string)
+                && k.as_str() != "ACL"
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// The generic create: CLP, schema growth, defaults and required fields, one `INSERT`.
@@ -379,7 +416,11 @@ pub async fn update_in(
     body: &Value,
 ) -> ApiResult<Value> {
     super::guard_class("update", class.as_str(), auth)?;
-    match class.as_str() {
+    let sent = body;
+    let mut before = cloud::before_save(state, auth, class, Some(id), body).await?;
+    let changed = before.body.take();
+    let body = changed.as_ref().unwrap_or(sent);
+    let mut out = match class.as_str() {
         "_User" => super::users::update(state, auth, wtx, id, body).await,
         "_Session" => super::sessions::update(state, auth, wtx, id, body).await,
         "_Role" => {
@@ -388,7 +429,21 @@ pub async fn update_in(
             modify(state, auth, wtx, class, id, body, Vec::new()).await
         }
         _ => modify(state, auth, wtx, class, id, body, Vec::new()).await,
+    }?;
+    if let (Some(changed), Value::Object(o)) = (&changed, &mut out) {
+        for (k, v) in trigger_changes(sent, changed) {
+            o.entry(k).or_insert(v);
+        }
     }
+    wtx.after_hook(After::owed(
+        state,
+        auth,
+        Kind::AfterSave,
+        class.as_str(),
+        id.as_str(),
+        before,
+    ));
+    Ok(out)
 }
 
 /// The generic update; `hidden` sets columns no client field maps to.
@@ -678,6 +733,7 @@ pub async fn delete_in(
     id: &ObjectId,
 ) -> ApiResult<()> {
     super::guard_class("delete", class.as_str(), auth)?;
+    let before = cloud::before_delete(state, auth, class, id).await?;
     match class.as_str() {
         "_User" => super::users::delete(state, auth, wtx, id).await,
         "_Session" => super::sessions::delete(state, auth, wtx, id).await,
@@ -686,7 +742,16 @@ pub async fn delete_in(
             remove(state, auth, wtx, class, id).await
         }
         _ => remove(state, auth, wtx, class, id).await,
-    }
+    }?;
+    wtx.after_hook(After::owed(
+        state,
+        auth,
+        Kind::AfterDelete,
+        class.as_str(),
+        id.as_str(),
+        before,
+    ));
+    Ok(())
 }
 
 /// The generic delete: CLP, write ACL, then the object's relation links.

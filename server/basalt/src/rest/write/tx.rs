@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use basalt_query::{ClassSchema, Dialect, FieldType, Sql};
 
+use crate::cloud::triggers::After;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::ClassName;
 use crate::realtime::Event;
@@ -28,6 +29,8 @@ pub struct WriteTx {
     effects: Vec<Effect>,
     /// What LiveQuery subscribers hear once this commits.
     events: Vec<Event>,
+    /// `afterSave`/`afterDelete` hooks to run once this commits.
+    after: Vec<After>,
     /// The client's installation id, recorded on sessions it opens.
     pub installation_id: Option<String>,
 }
@@ -52,6 +55,7 @@ impl WriteTx {
             ensured: Vec::new(),
             effects: Vec::new(),
             events: Vec::new(),
+            after: Vec::new(),
             installation_id: None,
         }
     }
@@ -63,13 +67,17 @@ impl WriteTx {
         }
     }
 
-    /// How rows of `schema`'s class are read back for LiveQuery, if writes to it publish
-    /// events (and so must return their rows).
+    /// How rows of `schema`'s class are read back, if writes to it publish LiveQuery events
+    /// or have `afterSave`/`afterDelete` hooks (which both need the rows).
     pub fn event_projection(&self, state: &AppState, schema: &ClassSchema) -> Option<Projection> {
-        state
-            .realtime
-            .publishes(&schema.class_name)
-            .then(|| Projection::new(&state.files_base(), schema, None, &[]))
+        (state.realtime.publishes(&schema.class_name)
+            || crate::cloud::triggers::wants_rows(state, &schema.class_name))
+        .then(|| Projection::new(&state.files_base(), schema, None, &[]))
+    }
+
+    /// Runs `hook` (if there is one) once this commits.
+    pub fn after_hook(&mut self, hook: Option<After>) {
+        self.after.extend(hook);
     }
 
     /// Publishes `event` once this commits.
@@ -167,8 +175,19 @@ impl WriteTx {
             };
             state.realtime.invalidate(shared);
         }
-        if !self.events.is_empty() {
-            state.realtime.publish(self.events);
+        // Subscribers hear the write first; the hooks then see the same rows.
+        let mut events = self.events;
+        let rows = if self.after.is_empty() {
+            Vec::new()
+        } else {
+            events.clone()
+        };
+        events.retain(|e| state.realtime.publishes(&e.class));
+        if !events.is_empty() {
+            state.realtime.publish(events);
+        }
+        for hook in self.after {
+            hook.run(state, &rows).await;
         }
         Ok(())
     }

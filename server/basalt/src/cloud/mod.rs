@@ -1,0 +1,199 @@
+//! Cloud code, as the server runs it: loading `--cloud`, the [`Host`] scripts call back
+//! through, and the trigger points of the REST paths. The sandbox itself is `basalt-cloud`.
+//!
+//! Hook order for a write (as Parse): `beforeSave`/`beforeDelete` before any statement, so
+//! their changes and refusals shape the write; `afterSave`/`afterDelete` after the commit, with
+//! the object as stored, before the answer is sent; their failures are logged, not returned.
+//! Reads: `beforeFind` may change the query before it is compiled; `afterFind` may change the
+//! results. Login: `beforeLogin` after the password check and before the session exists;
+//! `afterLogin` once it does; `afterLogout` after the session is gone.
+
+mod host;
+pub mod jobs;
+pub mod triggers;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use basalt_cloud::{Engine, Invocation, InvokeError, Kind, Limits, Options, Source};
+use serde_json::{Map, Value, json};
+
+use crate::auth::Auth;
+use crate::config::CloudLimits;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub use host::CloudCall;
+
+/// Who sent the request a hook runs for, beyond its rights: what Parse puts on `request`.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub installation_id: Option<String>,
+    pub ip: Option<String>,
+    pub headers: Map<String, Value>,
+    /// Parse's save context (`X-Parse-Cloud-Context`, `_context`).
+    pub context: Map<String, Value>,
+    /// 0 for a client's request; one more for each call cloud code makes back into the server.
+    pub depth: u32,
+}
+
+tokio::task_local! {
+    /// The request being served. Set by the HTTP edge around each request (and around a job),
+    /// read by the hooks; code outside a request sees the default.
+    static ORIGIN: Arc<Origin>;
+}
+
+impl Origin {
+    pub fn current() -> Arc<Origin> {
+        ORIGIN.try_with(Arc::clone).unwrap_or_default()
+    }
+
+    /// Runs `fut` as part of the request `self` describes.
+    pub async fn scope<F: std::future::Future>(self: Arc<Self>, fut: F) -> F::Output {
+        ORIGIN.scope(self, fut).await
+    }
+}
+
+/// Loads `--cloud` into a running engine, if one is configured. Fails when the code does not
+/// load, naming the file and the script's error.
+pub async fn start(state: &AppState) -> Result<(), String> {
+    let Some(path) = &state.config.cloud else {
+        return Ok(());
+    };
+    let source = Source::load(path)?;
+    let options = options(state);
+    let host = Arc::new(host::ServerHost::new(state));
+    let engine = Engine::start(source, host, options)
+        .await
+        .map_err(|e| format!("--cloud {}: {e}", path.display()))?;
+    state
+        .cloud
+        .set(Arc::new(engine))
+        .map_err(|_| "cloud code was started twice".to_string())
+}
+
+fn limit(base: &Limits, l: &crate::config::CloudLimit) -> Limits {
+    Limits {
+        cpu: l.cpu_ms.map(Duration::from_millis).unwrap_or(base.cpu),
+        memory: l.memory_mb.map(|m| m << 20).unwrap_or(base.memory),
+        wall: l.timeout_ms.map(Duration::from_millis).unwrap_or(base.wall),
+        concurrency: l.concurrency.or(base.concurrency),
+    }
+}
+
+fn options(state: &AppState) -> Options {
+    let c: &CloudLimits = &state.config.cloud_limits;
+    let mut o = Options::default();
+    let all = crate::config::CloudLimit {
+        cpu_ms: c.cpu_ms,
+        memory_mb: c.memory_mb,
+        timeout_ms: c.timeout_ms,
+        concurrency: None,
+    };
+    o.limits = limit(&o.limits, &all);
+    if let Some(ms) = c.job_timeout_ms {
+        o.job_wall = Duration::from_millis(ms);
+    }
+    if let Some(n) = c.concurrency {
+        o.concurrency = n;
+    }
+    if let Some(n) = c.workers {
+        o.workers = n;
+    }
+    o.per_name = c
+        .functions
+        .iter()
+        .map(|(name, l)| (name.clone(), limit(&o.limits, l)))
+        .collect::<HashMap<_, _>>();
+    o.app_info = json!({
+        "applicationId": state.config.app_id,
+        "serverURL": state.config.server_url,
+        "javaScriptKey": state.config.client_keys.javascript,
+    });
+    o
+}
+
+/// The engine, if cloud code is loaded and registered `kind` for `name`.
+pub fn registered(state: &AppState, kind: Kind, name: &str) -> Option<Arc<Engine>> {
+    let engine = state.cloud.get()?;
+    engine.registry().has(kind, name).then(|| engine.clone())
+}
+
+impl From<InvokeError> for ApiError {
+    fn from(e: InvokeError) -> Self {
+        ApiError::with_code(i32::try_from(e.code).unwrap_or(141), e.message)
+    }
+}
+
+/// The part of `request` every hook gets: `master`, `user`, `installationId`, `ip`,
+/// `headers`, `context`.
+pub async fn request_base(state: &AppState, auth: &Auth, origin: &Origin) -> Map<String, Value> {
+    let mut r = Map::new();
+    r.insert("master".into(), Value::Bool(auth.is_master()));
+    let user = match auth.user() {
+        Some(u) => crate::rest::users::read_user(state, &u.user_id)
+            .await
+            .ok()
+            .map(|mut obj| {
+                obj.insert("className".into(), Value::from("_User"));
+                obj.insert("sessionToken".into(), Value::from(u.token.clone()));
+                Value::Object(obj)
+            })
+            .unwrap_or(Value::Null),
+        None => Value::Null,
+    };
+    r.insert("user".into(), user);
+    if let Some(id) = &origin.installation_id {
+        r.insert("installationId".into(), Value::from(id.clone()));
+    }
+    if let Some(ip) = &origin.ip {
+        r.insert("ip".into(), Value::from(ip.clone()));
+    }
+    r.insert("headers".into(), Value::Object(origin.headers.clone()));
+    r.insert("context".into(), Value::Object(origin.context.clone()));
+    r
+}
+
+/// Runs one hook with the request built so far.
+pub async fn invoke(
+    engine: &Engine,
+    kind: Kind,
+    name: &str,
+    request: Map<String, Value>,
+    origin: &Origin,
+) -> ApiResult<Value> {
+    Ok(engine
+        .invoke(Invocation {
+            kind,
+            name: name.to_string(),
+            request: Value::Object(request),
+            depth: origin.depth,
+        })
+        .await?)
+}
+
+/// `POST /functions/:name`: the function's result, as `{"result": …}`.
+pub async fn run_function(
+    state: &AppState,
+    auth: &Auth,
+    name: &str,
+    params: Value,
+) -> ApiResult<Value> {
+    let Some(engine) = registered(state, Kind::Function, name) else {
+        return Err(ApiError::with_code(
+            141,
+            format!("Invalid function: \"{name}\""),
+        ));
+    };
+    let origin = Origin::current();
+    let mut request = request_base(state, auth, &origin).await;
+    request.insert("params".into(), params);
+    request.insert("functionName".into(), Value::from(name));
+    let out = invoke(&engine, Kind::Function, name, request, &origin).await?;
+    // A function that returns nothing answers `{}`, as Parse's does.
+    Ok(match out.get("result") {
+        Some(r) => json!({ "result": r }),
+        None => json!({}),
+    })
+}

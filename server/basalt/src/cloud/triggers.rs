@@ -1,0 +1,372 @@
+//! The hooks on the REST paths: `beforeSave`/`afterSave`, `beforeDelete`/`afterDelete`,
+//! `beforeFind`/`afterFind`, and the login hooks. Each returns at once when no code is loaded or
+//! nothing is registered for the class, so a server without cloud code pays one map lookup.
+
+use basalt_cloud::Kind;
+use serde_json::{Map, Value, json};
+
+use super::{Origin, invoke, registered, request_base};
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use crate::ids::{ClassName, ObjectId};
+use crate::realtime::Event;
+use crate::rest::find::{self, FindOptions};
+use crate::state::AppState;
+
+/// The object as stored, as the master key reads it, with its `className`.
+async fn stored(
+    state: &AppState,
+    class: &ClassName,
+    id: &ObjectId,
+) -> ApiResult<Map<String, Value>> {
+    match find::get(state, &Auth::Master, class, id, &Map::new()).await? {
+        Value::Object(mut o) => {
+            o.insert("className".into(), Value::from(class.as_str()));
+            Ok(o)
+        }
+        _ => Err(ApiError::not_found()),
+    }
+}
+
+fn with_class(mut o: Map<String, Value>, class: &str) -> Value {
+    o.insert("className".into(), Value::from(class));
+    Value::Object(o)
+}
+
+/// What a `before…` hook left for the write and for its `after…` hook.
+#[derive(Debug, Default)]
+pub struct Before {
+    /// The body to write instead of the client's (its changes included).
+    pub body: Option<Value>,
+    /// `request.context` as the hook left it: the `after…` hook of the same write gets it.
+    pub context: Option<Map<String, Value>>,
+}
+
+fn context_of(out: &Value) -> Option<Map<String, Value>> {
+    out.get("context").and_then(Value::as_object).cloned()
+}
+
+/// `beforeSave`; `id` is the object an update changes.
+pub async fn before_save(
+    state: &AppState,
+    auth: &Auth,
+    class: &ClassName,
+    id: Option<&ObjectId>,
+    body: &Value,
+) -> ApiResult<Before> {
+    let Some(engine) = registered(state, Kind::BeforeSave, class.as_str()) else {
+        return Ok(Before::default());
+    };
+    let origin = Origin::current();
+    let mut request = request_base(state, auth, &origin).await;
+    let object = match id {
+        Some(id) => {
+            let original = stored(state, class, id).await?;
+            request.insert("original".into(), Value::Object(original.clone()));
+            Value::Object(original)
+        }
+        None => json!({ "className": class.as_str() }),
+    };
+    request.insert("object".into(), object);
+    request.insert("changes".into(), body.clone());
+    let out = invoke(&engine, Kind::BeforeSave, class.as_str(), request, &origin).await?;
+    let context = context_of(&out);
+    let Some(Value::Object(mut changes)) = out.get("object").cloned() else {
+        return Ok(Before {
+            body: None,
+            context,
+        });
+    };
+    // The SDK's save JSON names the object; the write's id and timestamps are the server's.
+    for key in ["objectId", "className", "createdAt", "updatedAt", "__type"] {
+        changes.remove(key);
+    }
+    Ok(Before {
+        body: Some(Value::Object(changes)),
+        context,
+    })
+}
+
+/// `beforeDelete`, given the object about to be deleted.
+pub async fn before_delete(
+    state: &AppState,
+    auth: &Auth,
+    class: &ClassName,
+    id: &ObjectId,
+) -> ApiResult<Before> {
+    let Some(engine) = registered(state, Kind::BeforeDelete, class.as_str()) else {
+        return Ok(Before::default());
+    };
+    let origin = Origin::current();
+    let mut request = request_base(state, auth, &origin).await;
+    request.insert(
+        "object".into(),
+        Value::Object(stored(state, class, id).await?),
+    );
+    let out = invoke(
+        &engine,
+        Kind::BeforeDelete,
+        class.as_str(),
+        request,
+        &origin,
+    )
+    .await?;
+    Ok(Before {
+        body: None,
+        context: context_of(&out),
+    })
+}
+
+/// Whether writes to `class` must read their rows back for an `afterSave`/`afterDelete`.
+pub fn wants_rows(state: &AppState, class: &str) -> bool {
+    registered(state, Kind::AfterSave, class).is_some()
+        || registered(state, Kind::AfterDelete, class).is_some()
+}
+
+/// An `afterSave` or `afterDelete` owed once the write commits.
+#[derive(Debug, Clone)]
+pub struct After {
+    pub kind: Kind,
+    pub class: String,
+    pub object_id: String,
+    pub auth: Auth,
+    /// The context the `before…` hook left, if one ran.
+    pub context: Option<Map<String, Value>>,
+}
+
+impl After {
+    /// The hook owed for a write, if one is registered.
+    pub fn owed(
+        state: &AppState,
+        auth: &Auth,
+        kind: Kind,
+        class: &str,
+        id: &str,
+        before: Before,
+    ) -> Option<After> {
+        registered(state, kind, class)?;
+        Some(After {
+            kind,
+            class: class.to_string(),
+            object_id: id.to_string(),
+            auth: auth.clone(),
+            context: before.context,
+        })
+    }
+
+    /// Runs the hook with the object as the write left it. A failure is logged: the write has
+    /// committed and its answer stands, as in Parse.
+    pub async fn run(self, state: &AppState, events: &[Event]) {
+        let Some(engine) = registered(state, self.kind, &self.class) else {
+            return;
+        };
+        let Some(event) = events.iter().rev().find(|e| {
+            e.class == self.class
+                && e.object.get("objectId").and_then(Value::as_str) == Some(&self.object_id)
+        }) else {
+            tracing::warn!(class = %self.class, id = %self.object_id, "no row for {}", self.kind.as_str());
+            return;
+        };
+        let origin = Origin::current();
+        let mut request = request_base(state, &self.auth, &origin).await;
+        request.insert(
+            "object".into(),
+            with_class(event.object.clone(), &self.class),
+        );
+        if let Some(o) = &event.original {
+            request.insert("original".into(), with_class(o.clone(), &self.class));
+        }
+        if let Some(c) = self.context {
+            request.insert("context".into(), Value::Object(c));
+        }
+        if let Err(e) = invoke(&engine, self.kind, &self.class, request, &origin).await {
+            tracing::warn!(
+                target: "basalt::cloud",
+                class = %self.class,
+                "{} failed: {}",
+                self.kind.as_str(),
+                e.message
+            );
+        }
+    }
+}
+
+/// A find as clients make it, with `beforeFind` and `afterFind` around it. `get` is the id of
+/// a get by id (`GET /classes/:className/:objectId`).
+pub async fn find_hooked(
+    state: &AppState,
+    auth: &Auth,
+    class: &ClassName,
+    params: &Map<String, Value>,
+    get: Option<&ObjectId>,
+) -> ApiResult<find::FindResult> {
+    let before = registered(state, Kind::BeforeFind, class.as_str());
+    let after = registered(state, Kind::AfterFind, class.as_str());
+    if before.is_none() && after.is_none() {
+        return match get {
+            Some(id) => Ok(find::FindResult {
+                results: vec![find::get(state, auth, class, id, params).await?],
+                count: None,
+            }),
+            None => {
+                let opts = FindOptions::from_params(params, state.config.max_limit)?;
+                find::find(state, auth, class, &opts).await
+            }
+        };
+    }
+    let origin = Origin::current();
+    let base = request_base(state, auth, &origin).await;
+    let mut params = params.clone();
+    if let Some(id) = get {
+        params.insert("where".into(), json!({ "objectId": id.as_str() }));
+    }
+    if let Some(engine) = before {
+        let mut request = base.clone();
+        request.insert("query".into(), query_json(class, &params)?);
+        request.insert("isGet".into(), Value::Bool(get.is_some()));
+        request.insert(
+            "count".into(),
+            Value::Bool(crate::rest::flag_param(&params, "count")),
+        );
+        let out = invoke(&engine, Kind::BeforeFind, class.as_str(), request, &origin).await?;
+        if let Some(Value::Array(objects)) = out.get("objects") {
+            return Ok(find::FindResult {
+                results: objects.iter().cloned().map(strip_class).collect(),
+                count: None,
+            });
+        }
+        if let Some(Value::Object(q)) = out.get("query") {
+            params = query_params(q);
+        }
+    }
+    let mut opts = FindOptions::from_params(&params, state.config.max_limit)?;
+    if get.is_some() {
+        opts.by_id = true;
+        opts.limit = 1;
+        opts.skip = 0;
+        opts.count = false;
+    }
+    let mut result = find::find(state, auth, class, &opts).await?;
+    if get.is_some() && result.results.is_empty() {
+        return Err(ApiError::not_found());
+    }
+    if let Some(engine) = after {
+        let mut request = base;
+        request.insert("query".into(), query_json(class, &params)?);
+        let objects = result
+            .results
+            .iter()
+            .map(|o| match o {
+                Value::Object(m) => with_class(m.clone(), class.as_str()),
+                other => other.clone(),
+            })
+            .collect();
+        request.insert("objects".into(), Value::Array(objects));
+        let out = invoke(&engine, Kind::AfterFind, class.as_str(), request, &origin).await?;
+        if let Some(Value::Array(objects)) = out.get("objects") {
+            result.results = objects.iter().cloned().map(strip_class).collect();
+        }
+    }
+    Ok(result)
+}
+
+/// Objects come back from the SDK with `className` (and `__type`); REST results carry neither.
+fn strip_class(mut v: Value) -> Value {
+    if let Value::Object(m) = &mut v {
+        m.remove("className");
+        m.remove("__type");
+    }
+    v
+}
+
+/// The find's parameters as `request.query` JSON: `where` parsed, the rest as sent.
+fn query_json(class: &ClassName, params: &Map<String, Value>) -> ApiResult<Value> {
+    let mut q = Map::new();
+    q.insert("className".into(), Value::from(class.as_str()));
+    q.insert(
+        "where".into(),
+        crate::rest::json_param(params, "where")?.unwrap_or_else(|| json!({})),
+    );
+    for key in [
+        "limit",
+        "skip",
+        "order",
+        "keys",
+        "excludeKeys",
+        "include",
+        "count",
+    ] {
+        if let Some(v) = params.get(key) {
+            q.insert(key.into(), v.clone());
+        }
+    }
+    Ok(Value::Object(q))
+}
+
+/// The parameters a changed `request.query` stands for.
+fn query_params(q: &Map<String, Value>) -> Map<String, Value> {
+    let mut p = Map::new();
+    for (key, v) in q {
+        match key.as_str() {
+            "className" => {}
+            "count" if crate::rest::flag_param(q, "count") => {
+                p.insert(key.clone(), Value::from(1));
+            }
+            "count" => {}
+            _ if v.is_null() => {}
+            _ => {
+                p.insert(key.clone(), v.clone());
+            }
+        }
+    }
+    p
+}
+
+/// `beforeLogin`, with the user who is logging in; a failure refuses the login.
+pub async fn before_login(state: &AppState, user: &Map<String, Value>) -> ApiResult<()> {
+    login_hook(state, Kind::BeforeLogin, user, None).await
+}
+
+/// `afterLogin`, with the user and the new session's token.
+pub async fn after_login(state: &AppState, user: &Map<String, Value>, token: &str) {
+    if let Err(e) = login_hook(state, Kind::AfterLogin, user, Some(token)).await {
+        tracing::warn!(target: "basalt::cloud", "afterLogin failed: {}", e.body());
+    }
+}
+
+async fn login_hook(
+    state: &AppState,
+    kind: Kind,
+    user: &Map<String, Value>,
+    token: Option<&str>,
+) -> ApiResult<()> {
+    let Some(engine) = registered(state, kind, "_User") else {
+        return Ok(());
+    };
+    let origin = Origin::current();
+    let mut request = request_base(state, &Auth::Public, &origin).await;
+    let mut object = user.clone();
+    if let Some(t) = token {
+        object.insert("sessionToken".into(), Value::from(t));
+    }
+    let object = with_class(object, "_User");
+    if token.is_some() {
+        request.insert("user".into(), object.clone());
+    }
+    request.insert("object".into(), object);
+    invoke(&engine, kind, "_User", request, &origin).await?;
+    Ok(())
+}
+
+/// `afterLogout`, with the session that ended.
+pub async fn after_logout(state: &AppState, auth: &Auth, session: Map<String, Value>) {
+    let Some(engine) = registered(state, Kind::AfterLogout, "_Session") else {
+        return;
+    };
+    let origin = Origin::current();
+    let mut request = request_base(state, auth, &origin).await;
+    request.insert("object".into(), with_class(session, "_Session"));
+    if let Err(e) = invoke(&engine, Kind::AfterLogout, "_Session", request, &origin).await {
+        tracing::warn!(target: "basalt::cloud", "afterLogout failed: {}", e.body());
+    }
+}
