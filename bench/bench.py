@@ -22,7 +22,11 @@ and delivered/expected, by bench/driver (lqdrive, Rust, pinned to core 1, so the
 the bottleneck); the highest write rate at which everything arrives with p99 < 250 ms; Basalt at
 Parse's highest rate; and the memory of 10,000 idle connections, each with one subscription.
 
-    bench/run [--seconds 10] [--only basalt-pg,parse,basalt-sqlite,pgbench,startup,live] [--no-users]
+Then cloud code (issue 5), "cloud": both servers load bench/cloud/main.js; POST /functions/empty
+and /functions/hello, GET /health (the plain route the call is compared with: the difference is
+what invoking a function costs), and a create whose beforeSave sets a field, at concurrency 32.
+
+    bench/run [--seconds 10] [--only basalt-pg,parse,basalt-sqlite,pgbench,startup,live,cloud] [--no-users]
 """
 import argparse, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
 
@@ -249,15 +253,40 @@ def start_basalt_sqlite(tmp):
     return Server("basalt-sqlite", basalt_cmd(port, f"sqlite://{tmp}/bench.db", tmp), f"http://127.0.0.1:{port}/parse")
 
 
-def start_parse(tmp, livequery=None):
+def start_parse(tmp, livequery=None, cloud=None):
     port = free_port()
     fresh_pg_db("parse_bench")
     # The oracle script starts Parse Server 9 (installing it on first use) on PostgreSQL.
     lq = ["--livequery", json.dumps(livequery)] if livequery else []
-    cmd = ["bash", ORACLE, "--port", str(port), "--db", "parse_bench", *lq, "--",
+    cl = ["--cloud", cloud] if cloud else []
+    cmd = ["bash", ORACLE, "--port", str(port), "--db", "parse_bench", *lq, *cl, "--",
            "--appId", APP, "--masterKey", MASTER, "--restAPIKey", REST, "--javascriptKey", "benchjs",
            "--maxUploadSize", "50mb"]
     return Server("parse", cmd, f"http://127.0.0.1:{port}/parse", env={"BASALT_ORACLE_HOME": os.environ.get("BASALT_ORACLE_HOME", os.path.expanduser("~/.cache/basalt-oracle"))})
+
+
+CLOUD_CODE = os.path.join(BENCH, "cloud", "main.js")
+CLOUD_MODES = ["health", "fn-empty", "fn-hello", "cloud-create"]
+
+
+def run_cloud(name, start, seconds, results):
+    tmp = tempfile.mkdtemp(prefix=f"bench-cloud-{name}-")
+    server = start(tmp)
+    try:
+        http("POST", f"{server.base}/schemas/CloudBench", {"className": "CloudBench", "fields": {
+            "name": {"type": "String"}, "slug": {"type": "String"}}})
+        row = {"idle_rss_mb": round(rss_kb(server.proc.pid) / 1024, 1)}
+        check = http("POST", f"{server.base}/classes/CloudBench", {"name": " Check "})
+        got = http("GET", f"{server.base}/classes/CloudBench/{check['objectId']}")
+        assert got.get("slug") == "check", f"{name}: the beforeSave did not run: {got}"
+        for mode in CLOUD_MODES:
+            row[mode] = wrk(server, mode, seconds, os.devnull, cls="CloudBench")
+            report(mode, row[mode])
+        row["peak_rss_mb"] = round(rss_kb(server.proc.pid, "VmHWM") / 1024, 1)
+        results["cloud-" + name] = row
+    finally:
+        server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 LIVE_CLIENTS = 1000
@@ -418,7 +447,7 @@ def startup(runs=20):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=10)
-    ap.add_argument("--only", default="startup,basalt-pg,parse,pgbench,basalt-sqlite,live")
+    ap.add_argument("--only", default="startup,basalt-pg,parse,pgbench,basalt-sqlite,live,cloud")
     ap.add_argument("--no-users", action="store_true", help="skip the logged-in (per-user ACL) workloads")
     args = ap.parse_args()
     users = not args.no_users
@@ -466,6 +495,28 @@ def main():
             ratio = (b["best_rate"] or 0) / p["best_rate"] if p.get("best_rate") else float("nan")
             print(f"highest writes/s (p99<250ms) {b['best_rate'] or 0:>9} {p['best_rate'] or 0:>7} {ratio:>7.1f}x")
             print(f"idle KB per connection       {b['idle']['kb_per_connection']:>9} {p['idle']['kb_per_connection']:>7}")
+    if "cloud" in todo:
+        print("cloud code: basalt on PostgreSQL", flush=True)
+        pg_quiet()
+
+        def start_cloud_basalt(tmp):
+            port = free_port()
+            uri = fresh_pg_db("basalt_bench")
+            return Server("basalt-pg", basalt_cmd(port, uri, tmp) + ["--cloud", CLOUD_CODE],
+                          f"http://127.0.0.1:{port}/parse")
+        run_cloud("basalt-pg", start_cloud_basalt, args.seconds, results)
+        if os.path.exists(ORACLE):
+            print("cloud code: parse-server 9 on PostgreSQL", flush=True)
+            pg_quiet()
+            run_cloud("parse", lambda tmp: start_parse(tmp, cloud=CLOUD_CODE), args.seconds, results)
+            b, p = results["cloud-basalt-pg"], results["cloud-parse"]
+            print("\ncloud code    basalt-pg req/s  parse req/s   ratio   basalt p50/p99 ms   parse p50/p99 ms")
+            for mode in CLOUD_MODES:
+                print(f"{mode:12} {b[mode]['rps']:>16.0f} {p[mode]['rps']:>12.0f} {b[mode]['rps'] / p[mode]['rps']:>7.1f}x   "
+                      f"{b[mode]['p50_ms']:>6.2f}/{b[mode]['p99_ms']:<8.2f}   {p[mode]['p50_ms']:>6.2f}/{p[mode]['p99_ms']:<8.2f}")
+            over = b["fn-empty"]["p50_ms"] - b["health"]["p50_ms"]
+            print(f"basalt: an empty function costs {over * 1000:.0f} µs more than GET /health at p50"
+                  f" ({b['fn-empty']['rps']:.0f} vs {b['health']['rps']:.0f} req/s)")
     if "pgbench" in todo:
         print("pgbench ceiling (Basalt's statements)", flush=True)
         pg_quiet()

@@ -3,6 +3,10 @@
 --   get:    GET /classes/<class>/<random id from BENCH_IDS>
 --   query:  GET /classes/<class>?where={category, score ≥ …}&order=-score&limit=20
 --   update: PUT /classes/<class>/<random id> with an Increment
+-- Cloud code (bench/cloud/main.js):
+--   fn-empty, fn-hello: POST /functions/empty, /functions/hello
+--   health:             GET /health (the plain route the function call is compared with)
+--   cloud-create:       POST /classes/CloudBench, whose beforeSave sets a field
 -- Logged in (BENCH_IDS holds "token objectId username userId" lines; each request is one owner's):
 --   login:       POST /login as a random owner
 --   user-create: POST with an ACL naming the owner
@@ -68,6 +72,14 @@ function request()
     else
       return wrk.format("GET", query_path(), h)
     end
+  elseif mode == "fn-empty" then
+    return wrk.format("POST", os.getenv("BENCH_MOUNT") .. "/functions/empty", nil, "{}")
+  elseif mode == "fn-hello" then
+    return wrk.format("POST", os.getenv("BENCH_MOUNT") .. "/functions/hello", nil, '{"name":"bench"}')
+  elseif mode == "health" then
+    return wrk.format("GET", os.getenv("BENCH_MOUNT") .. "/health")
+  elseif mode == "cloud-create" then
+    return wrk.format("POST", os.getenv("BENCH_MOUNT") .. "/classes/CloudBench", nil, '{"name":" Bench Item "}')
   elseif mode == "create" then
     local body = string.format('{"score":%d,"category":"%s","name":"bench","n":0}',
       math.random(0, 999), categories[math.random(#categories)])
