@@ -256,6 +256,7 @@ test('one invocation cannot change what the next runs on', basaltOnly, async () 
 
 test('GET /functions and /jobs list what is deployed with counts and durations (master key)', basaltOnly, async () => {
   await run('hello', {});
+  await r('POST', '/classes/CloudItem', { body: { name: 'counted' } });
   assert.equal((await r('GET', '/functions')).status, 403);
   const fns = await r('GET', '/functions', { master: true });
   assert.equal(fns.status, 200);

@@ -31,6 +31,9 @@ pub enum Command {
     Migrate,
     /// Check the configuration and that the database answers, then exit.
     Doctor,
+    /// Send the cloud code (`--cloud`) to the server at `--serverURL`, which runs it from its
+    /// next invocation on, without a restart.
+    Deploy,
 }
 
 /// Every option; each is also an environment variable and a key of `basalt.toml`.
@@ -134,6 +137,11 @@ pub struct Options {
     #[arg(long, value_name = "FILE")]
     pub cloud: Option<PathBuf>,
 
+    /// Reload the cloud code when its files change, without a restart [env: BASALT_CLOUD_WATCH]
+    #[arg(long = "cloud-watch", visible_alias = "cloudWatch", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    #[serde(alias = "cloudWatch")]
+    pub cloud_watch: Option<bool>,
+
     /// Cloud code limits, as JSON: `{"cpuMs":5000,"memoryMB":64,"timeoutMs":30000,"jobTimeoutMs":900000,"concurrency":256,"workers":2,"functions":{"<name> or beforeSave:<Class>":{"cpuMs":…,"memoryMB":…,"timeoutMs":…,"concurrency":…}}}` [env: BASALT_CLOUD_LIMITS]
     #[arg(
         long = "cloud-limits",
@@ -214,6 +222,7 @@ pub struct Config {
     pub public_server_url: Option<String>,
     pub cloud: Option<PathBuf>,
     pub cloud_limits: CloudLimits,
+    pub cloud_watch: bool,
     pub live_query_classes: Option<Vec<String>>,
     /// `--liveQuery {"redisURL": …}`: nodes share LiveQuery events through Redis pub/sub
     /// instead of PostgreSQL's NOTIFY.
@@ -400,6 +409,7 @@ impl Options {
             ),
             cloud: env_any(env, &["BASALT_CLOUD", "PARSE_SERVER_CLOUD"]).map(PathBuf::from),
             cloud_limits: env_any(env, &["BASALT_CLOUD_LIMITS"]),
+            cloud_watch: bool_env(&["BASALT_CLOUD_WATCH"])?,
             start_live_query_server: bool_env(&[
                 "BASALT_START_LIVE_QUERY_SERVER",
                 "PARSE_SERVER_START_LIVE_QUERY_SERVER",
@@ -440,6 +450,7 @@ impl Options {
             public_server_url: self.public_server_url.or(other.public_server_url),
             cloud: self.cloud.or(other.cloud),
             cloud_limits: self.cloud_limits.or(other.cloud_limits),
+            cloud_watch: self.cloud_watch.or(other.cloud_watch),
             start_live_query_server: self
                 .start_live_query_server
                 .or(other.start_live_query_server),
@@ -625,6 +636,7 @@ impl Config {
             public_server_url: o.public_server_url.clone(),
             cloud,
             cloud_limits,
+            cloud_watch: o.cloud_watch.unwrap_or(false),
             live_query_classes,
             live_query_redis,
             data_dir,

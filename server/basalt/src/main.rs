@@ -1,4 +1,4 @@
-//! The `basalt` command: serve (default), migrate, doctor.
+//! The `basalt` command: serve (default), migrate, doctor, deploy.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -61,6 +61,11 @@ async fn run(command: Command, config: Config, started: Instant) -> Result<(), S
             println!("app id       {}", config.app_id);
             println!("server url   {}", config.server_url);
             println!("classes      {}", state.schemas.all().len());
+            Ok(())
+        }
+        Command::Deploy => {
+            let answer = basalt::cloud::deploy::push(&config).await?;
+            println!("{answer}");
             Ok(())
         }
         Command::Serve => serve(config, started).await,

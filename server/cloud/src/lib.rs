@@ -27,7 +27,7 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 
 pub use metrics::{Counters, Metrics};
-pub use source::Source;
+pub use source::{Source, fingerprint};
 
 /// Nested invocations (a function saving an object whose `beforeSave` calls a function…) stop
 /// at this depth, so a trigger that re-triggers itself fails instead of looping.
@@ -196,6 +196,17 @@ impl Registry {
             jobs: l.jobs,
             triggers,
         })
+    }
+
+    /// The registered triggers as `kind:Class`, sorted.
+    pub fn triggers(&self) -> Vec<String> {
+        let mut t: Vec<String> = self
+            .triggers
+            .iter()
+            .map(|(k, c)| format!("{}:{c}", k.as_str()))
+            .collect();
+        t.sort();
+        t
     }
 
     /// Whether `kind` is registered for `name` (a class for triggers).

@@ -65,6 +65,43 @@ impl Source {
     }
 }
 
+/// A fingerprint of the files [`Source::load`] would read for `entry` (names, sizes, modification
+/// times), cheap enough to poll: it changes when any of them does.
+pub fn fingerprint(entry: &Path) -> u64 {
+    fn walk(dir: &Path, h: &mut std::collections::hash_map::DefaultHasher) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut entries: Vec<_> = entries.flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') || name == "node_modules" {
+                continue;
+            }
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                walk(&entry.path(), h);
+                continue;
+            }
+            let ext = entry
+                .path()
+                .extension()
+                .and_then(|e| e.to_str().map(str::to_string));
+            if !ext.is_some_and(|e| EXTENSIONS.contains(&e.as_str())) {
+                continue;
+            }
+            entry.path().hash(h);
+            meta.len().hash(h);
+            meta.modified().ok().hash(h);
+        }
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    walk(entry.parent().unwrap_or(Path::new(".")), &mut h);
+    h.finish()
+}
+
 fn collect(
     dir: &Path,
     prefix: &str,

@@ -8,6 +8,7 @@
 //! results. Login: `beforeLogin` after the password check and before the session exists;
 //! `afterLogin` once it does; `afterLogout` after the session is gone.
 
+pub mod deploy;
 mod host;
 pub mod jobs;
 pub mod triggers;
@@ -62,11 +63,17 @@ pub async fn start(state: &AppState) -> Result<(), String> {
         return Ok(());
     };
     let source = Source::load(path)?;
-    let options = options(state);
-    let host = Arc::new(host::ServerHost::new(state));
-    let engine = Engine::start(source, host, options)
+    start_with(state, source)
         .await
         .map_err(|e| format!("--cloud {}: {e}", path.display()))?;
+    deploy::watch(state);
+    Ok(())
+}
+
+/// Starts the engine with `source` (at start, or at the first deploy to a server without code).
+pub async fn start_with(state: &AppState, source: Source) -> Result<(), String> {
+    let host = Arc::new(host::ServerHost::new(state));
+    let engine = Engine::start(source, host, options(state)).await?;
     state
         .cloud
         .set(Arc::new(engine))

@@ -66,6 +66,15 @@ async fn start(state: AppState, name: Option<String>, mut ctx: Ctx) -> ApiResult
     Ok(res)
 }
 
+/// `POST /cloud_code/deploy` (master key): replaces the cloud code without a restart.
+pub async fn deploy(State(state): State<AppState>, mut ctx: Ctx) -> ApiResult<Json<Value>> {
+    if !ctx.auth.is_master() {
+        return Err(crate::error::ApiError::master_required());
+    }
+    let body = ctx.body()?;
+    Ok(Json(crate::cloud::deploy::deploy(&state, &body).await?))
+}
+
 pub async fn list_functions(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Json<Value>> {
     ctx.require_master()?;
     Ok(Json(metrics(&state, |k| k != Kind::Job)))

@@ -89,6 +89,7 @@ pub fn router() -> Router<AppState> {
             get(functions::list_jobs).post(functions::start_named_job),
         )
         .route("/jobs/{name}", post(functions::start_job))
+        .route("/cloud_code/deploy", post(functions::deploy))
         .route("/health", get(health::health))
         .route("/serverInfo", get(health::server_info))
 }

@@ -1,0 +1,177 @@
+//! Replacing cloud code without a restart. `POST /cloud_code/deploy` (master key) takes the
+//! files; `--cloudWatch` reloads them when they change on disk; `basalt deploy` sends them.
+//! New invocations run the new code; running ones finish on the code they started with. Code
+//! that does not load is refused and the running code stays.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use basalt_cloud::{Engine, Source};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::config::Config;
+use crate::error::{ApiError, ApiResult, Code};
+use crate::state::AppState;
+
+/// How often `--cloudWatch` looks at the files.
+const WATCH_EVERY: Duration = Duration::from_millis(500);
+
+/// The files as `basalt deploy` sends them: `{"entry": "main.js", "files": {path: text}}`.
+pub fn bundle(source: &Source) -> Value {
+    json!({ "entry": source.entry, "files": source.files })
+}
+
+fn from_bundle(body: &Value) -> ApiResult<Source> {
+    let bad = |m: &str| ApiError::new(Code::InvalidJson, m.to_string());
+    let entry = body
+        .get("entry")
+        .and_then(Value::as_str)
+        .unwrap_or("main.js")
+        .to_string();
+    let files: BTreeMap<String, String> = match body.get("files") {
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| {
+                v.as_str()
+                    .map(|s| (k.clone(), s.to_string()))
+                    .ok_or_else(|| bad("files must map paths to their text"))
+            })
+            .collect::<ApiResult<_>>()?,
+        _ => return Err(bad("files must be an object of path → text")),
+    };
+    if !files.contains_key(&entry) {
+        return Err(bad("entry must name one of the files"));
+    }
+    if files
+        .keys()
+        .any(|p| p.starts_with('/') || p.split('/').any(|s| s == ".."))
+    {
+        return Err(bad(
+            "file paths must be relative and stay inside the code's folder",
+        ));
+    }
+    Ok(Source::new(entry, PathBuf::from("(deployed)"), files))
+}
+
+/// What is now deployed.
+fn summary(engine: &Engine) -> Value {
+    let r = engine.registry();
+    json!({
+        "version": format!("{:016x}", engine.version()),
+        "functions": r.functions,
+        "jobs": r.jobs,
+        "triggers": r.triggers(),
+    })
+}
+
+/// Loads `source` as the code new invocations run; starts the engine if there was none.
+pub async fn install(state: &AppState, source: Source) -> Result<Value, String> {
+    if let Some(engine) = state.cloud.get() {
+        engine.deploy(source).await?;
+        return Ok(summary(engine));
+    }
+    super::start_with(state, source).await?;
+    let engine = state
+        .cloud
+        .get()
+        .ok_or_else(|| "cloud code did not start".to_string())?;
+    Ok(summary(engine))
+}
+
+/// `POST /cloud_code/deploy`.
+pub async fn deploy(state: &AppState, body: &Value) -> ApiResult<Value> {
+    let source = from_bundle(body)?;
+    let version = source.version;
+    let out = install(state, source)
+        .await
+        .map_err(|e| ApiError::with_code(141, format!("cloud code not deployed: {e}")))?;
+    tracing::info!(version = %format!("{version:016x}"), "cloud code deployed");
+    Ok(out)
+}
+
+/// `--cloudWatch`: reloads `--cloud` whenever its files change.
+pub fn watch(state: &AppState) {
+    let (Some(path), true) = (state.config.cloud.clone(), state.config.cloud_watch) else {
+        return;
+    };
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut seen = basalt_cloud::fingerprint(&path);
+        loop {
+            tokio::time::sleep(WATCH_EVERY).await;
+            let now = basalt_cloud::fingerprint(&path);
+            if now == seen {
+                continue;
+            }
+            seen = now;
+            let loaded = Source::load(&path);
+            match loaded {
+                Ok(source) => match install(&state, source).await {
+                    Ok(s) => {
+                        tracing::info!(version = %s["version"], "cloud code reloaded from {}", path.display())
+                    }
+                    Err(e) => {
+                        tracing::error!("cloud code not reloaded (the running code stays): {e}")
+                    }
+                },
+                Err(e) => tracing::error!("cloud code not reloaded (the running code stays): {e}"),
+            }
+        }
+    });
+}
+
+/// `basalt deploy`: sends `--cloud`'s files to the server at `--serverURL` with the master key,
+/// and answers what it now runs. Plain `http://` (run it where the server is, or through a
+/// tunnel); the body is `bundle`'s JSON, so `curl` can send the same.
+pub async fn push(config: &Config) -> Result<String, String> {
+    let path = config
+        .cloud
+        .as_ref()
+        .ok_or("basalt deploy: name the code with --cloud (no ./cloud-code/main.js here)")?;
+    let source = Source::load(path)?;
+    let body = bundle(&source).to_string();
+    let url = format!(
+        "{}/cloud_code/deploy",
+        config.server_url.trim_end_matches('/')
+    );
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("basalt deploy speaks plain http://; {url} is not"))?;
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let mut stream = tokio::net::TcpStream::connect(host)
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
+    let request = format!(
+        "POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         X-Parse-Application-Id: {}\r\nX-Parse-Master-Key: {}\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        config.app_id,
+        config.master_key,
+        body.len()
+    );
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
+    let mut answer = Vec::new();
+    stream
+        .read_to_end(&mut answer)
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
+    let answer = String::from_utf8_lossy(&answer);
+    let (head, text) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let ok = head
+        .split_whitespace()
+        .nth(1)
+        .is_some_and(|status| status == "200");
+    if ok {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "{url}: {}",
+            if text.is_empty() { head } else { text }
+        ))
+    }
+}
