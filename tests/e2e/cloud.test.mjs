@@ -265,5 +265,5 @@ test('GET /functions and /jobs list what is deployed with counts and durations (
   assert.equal(typeof hello.avgMs, 'number');
   assert.ok(fns.body.results.some((f) => f.kind === 'beforeSave' && f.name === 'CloudItem'));
   const jobs = await r('GET', '/jobs', { master: true });
-  assert.deepEqual(jobs.body.results.map((j) => j.name).sort(), ['broken', 'tally']);
+  assert.deepEqual(jobs.body.results.map((j) => j.name).sort(), ['broken', 'stamp', 'tally']);
 });

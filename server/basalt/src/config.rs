@@ -142,6 +142,15 @@ pub struct Options {
     #[serde(alias = "cloudWatch")]
     pub cloud_watch: Option<bool>,
 
+    /// Jobs to run on a schedule, as JSON: `[{"job":"cleanup","cron":"0 3 * * *","params":{}}]` (five cron fields, UTC) [env: BASALT_JOB_SCHEDULES]
+    #[arg(
+        long = "job-schedules",
+        visible_alias = "jobSchedules",
+        value_name = "JSON"
+    )]
+    #[serde(alias = "jobSchedules")]
+    pub job_schedules: Option<String>,
+
     /// Cloud code limits, as JSON: `{"cpuMs":5000,"memoryMB":64,"timeoutMs":30000,"jobTimeoutMs":900000,"concurrency":256,"workers":2,"functions":{"<name> or beforeSave:<Class>":{"cpuMs":…,"memoryMB":…,"timeoutMs":…,"concurrency":…}}}` [env: BASALT_CLOUD_LIMITS]
     #[arg(
         long = "cloud-limits",
@@ -223,6 +232,7 @@ pub struct Config {
     pub cloud: Option<PathBuf>,
     pub cloud_limits: CloudLimits,
     pub cloud_watch: bool,
+    pub job_schedules: Vec<crate::cloud::schedule::Configured>,
     pub live_query_classes: Option<Vec<String>>,
     /// `--liveQuery {"redisURL": …}`: nodes share LiveQuery events through Redis pub/sub
     /// instead of PostgreSQL's NOTIFY.
@@ -410,6 +420,7 @@ impl Options {
             cloud: env_any(env, &["BASALT_CLOUD", "PARSE_SERVER_CLOUD"]).map(PathBuf::from),
             cloud_limits: env_any(env, &["BASALT_CLOUD_LIMITS"]),
             cloud_watch: bool_env(&["BASALT_CLOUD_WATCH"])?,
+            job_schedules: env_any(env, &["BASALT_JOB_SCHEDULES"]),
             start_live_query_server: bool_env(&[
                 "BASALT_START_LIVE_QUERY_SERVER",
                 "PARSE_SERVER_START_LIVE_QUERY_SERVER",
@@ -451,6 +462,7 @@ impl Options {
             cloud: self.cloud.or(other.cloud),
             cloud_limits: self.cloud_limits.or(other.cloud_limits),
             cloud_watch: self.cloud_watch.or(other.cloud_watch),
+            job_schedules: self.job_schedules.or(other.job_schedules),
             start_live_query_server: self
                 .start_live_query_server
                 .or(other.start_live_query_server),
@@ -595,6 +607,13 @@ impl Config {
             Some(json) => serde_json::from_str(json).map_err(|e| format!("--cloudLimits: {e}"))?,
             None => CloudLimits::default(),
         };
+        let job_schedules: Vec<crate::cloud::schedule::Configured> = match &o.job_schedules {
+            Some(json) => serde_json::from_str(json).map_err(|e| format!("--jobSchedules: {e}"))?,
+            None => Vec::new(),
+        };
+        for s in &job_schedules {
+            crate::cloud::cron::Cron::parse(&s.cron).map_err(|e| format!("--jobSchedules: {e}"))?;
+        }
         let max_body_bytes = match &o.max_upload_size {
             Some(s) => parse_size(s).map_err(|e| format!("--maxUploadSize: {e}"))?,
             None => 20 << 20,
@@ -637,6 +656,7 @@ impl Config {
             cloud,
             cloud_limits,
             cloud_watch: o.cloud_watch.unwrap_or(false),
+            job_schedules,
             live_query_classes,
             live_query_redis,
             data_dir,

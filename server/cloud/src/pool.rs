@@ -26,7 +26,7 @@ pub(crate) struct Stats {
     pub memory: Option<usize>,
 }
 
-const MEASURE_EVERY: u32 = 128;
+const MEASURE_EVERY: u32 = 512;
 const MEASURE_ABOVE: Duration = Duration::from_millis(1);
 
 enum Msg {

@@ -345,3 +345,30 @@ async fn code_that_does_not_load_is_refused_and_a_deploy_replaces_code() {
     .expect("deploys");
     assert_eq!(call(&e, "v", json!({})).await, Ok(json!(2)));
 }
+
+/// Not a test: the cost of one invocation of an empty function, host to script and back
+/// (`cargo test --release -p basalt-cloud --test sandbox -- --ignored --nocapture`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+#[ignore]
+async fn measure_an_empty_invocation() {
+    let (e, _) = engine("Parse.Cloud.define('empty', () => {});", options(1000, 16)).await;
+    let e = Arc::new(e);
+    for concurrency in [1usize, 32] {
+        let n = 20_000;
+        let started = std::time::Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..concurrency {
+            let e = e.clone();
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..n / concurrency {
+                    call(&e, "empty", json!({})).await.expect("runs");
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("joins");
+        }
+        let per = started.elapsed() / n as u32;
+        println!("concurrency {concurrency}: {per:?} per invocation");
+    }
+}

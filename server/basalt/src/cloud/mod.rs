@@ -8,9 +8,11 @@
 //! results. Login: `beforeLogin` after the password check and before the session exists;
 //! `afterLogin` once it does; `afterLogout` after the session is gone.
 
+pub mod cron;
 pub mod deploy;
 mod host;
 pub mod jobs;
+pub mod schedule;
 pub mod triggers;
 
 use std::collections::HashMap;
@@ -67,6 +69,7 @@ pub async fn start(state: &AppState) -> Result<(), String> {
         .await
         .map_err(|e| format!("--cloud {}: {e}", path.display()))?;
     deploy::watch(state);
+    schedule::start(state);
     Ok(())
 }
 

@@ -51,6 +51,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "events",
         include_str!("../../../../migrations/postgres/0006_events.sql"),
     ),
+    (
+        7,
+        "job_runs",
+        include_str!("../../../../migrations/postgres/0007_job_runs.sql"),
+    ),
 ];
 /// An arbitrary constant naming Basalt's migration lock.
 const MIGRATION_LOCK: i64 = 0x6261_7361_6c74;

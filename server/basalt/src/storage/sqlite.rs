@@ -56,6 +56,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "events",
         include_str!("../../../../migrations/sqlite/0006_events.sql"),
     ),
+    (
+        7,
+        "job_runs",
+        include_str!("../../../../migrations/sqlite/0007_job_runs.sql"),
+    ),
 ];
 
 /// How often the checkpointer copies the WAL back into the database.

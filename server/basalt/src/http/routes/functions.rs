@@ -133,3 +133,105 @@ fn metrics(state: &AppState, wanted: impl Fn(Kind) -> bool) -> Value {
         .collect();
     json!({ "results": results })
 }
+
+/// Parse Dashboard's job schedules (`/cloud_code/jobs…`, master key): `_JobSchedule` rows,
+/// which Basalt's scheduler runs (`cloud::schedule`).
+pub mod schedules {
+    use axum::Json;
+    use axum::extract::{Path, State};
+    use axum::http::StatusCode;
+    use axum::response::{IntoResponse, Response};
+    use serde_json::{Map, Value, json};
+
+    use crate::error::{ApiError, ApiResult};
+    use crate::http::Ctx;
+    use crate::ids::{ClassName, ObjectId};
+    use crate::rest::{find, write};
+    use crate::state::AppState;
+
+    fn class() -> ApiResult<ClassName> {
+        ClassName::parse("_JobSchedule")
+    }
+
+    async fn rows(state: &AppState, ctx: &Ctx) -> ApiResult<Vec<Value>> {
+        if state.schemas.get("_JobSchedule").is_none() {
+            return Ok(Vec::new());
+        }
+        let opts = find::FindOptions::from_params(&Map::new(), state.config.max_limit)?;
+        Ok(find::find(state, &ctx.auth, &class()?, &opts)
+            .await?
+            .results)
+    }
+
+    /// The `job_schedule` of a body, checked as Parse checks it, `startAfter` defaulting to now.
+    fn schedule(state: &AppState, ctx: &mut Ctx) -> ApiResult<Value> {
+        let body = ctx.body()?;
+        let mut s = match body.get("job_schedule") {
+            Some(Value::Object(m)) => m.clone(),
+            _ => Map::new(),
+        };
+        if let Some(job) = s.get("jobName").and_then(Value::as_str)
+            && crate::cloud::registered(state, basalt_cloud::Kind::Job, job).is_none()
+        {
+            return Err(ApiError::with_code(
+                1,
+                "Cannot Schedule a job that is not deployed",
+            ));
+        }
+        s.entry("startAfter").or_insert_with(|| {
+            Value::from(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        });
+        Ok(Value::Object(s))
+    }
+
+    pub async fn list(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Json<Value>> {
+        ctx.require_master()?;
+        Ok(Json(Value::Array(rows(&state, &ctx).await?)))
+    }
+
+    pub async fn data(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Json<Value>> {
+        ctx.require_master()?;
+        let in_use: Vec<Value> = rows(&state, &ctx)
+            .await?
+            .iter()
+            .filter_map(|r| r.get("jobName").cloned())
+            .collect();
+        let jobs = state
+            .cloud
+            .get()
+            .map(|e| e.registry().jobs.clone())
+            .unwrap_or_default();
+        Ok(Json(json!({ "in_use": in_use, "jobs": jobs })))
+    }
+
+    pub async fn create(State(state): State<AppState>, mut ctx: Ctx) -> ApiResult<Response> {
+        ctx.require_master()?;
+        let s = schedule(&state, &mut ctx)?;
+        let created = write::create(&state, &ctx.auth, &class()?, &s, None).await?;
+        Ok((StatusCode::CREATED, Json(created.body())).into_response())
+    }
+
+    pub async fn update(
+        State(state): State<AppState>,
+        Path(id): Path<String>,
+        mut ctx: Ctx,
+    ) -> ApiResult<Json<Value>> {
+        ctx.require_master()?;
+        let s = schedule(&state, &mut ctx)?;
+        let id = ObjectId::parse(&id)?;
+        let updated = write::update(&state, &ctx.auth, &class()?, &id, &s, None).await?;
+        // Parse answers this one route wrapped in `response`; the Dashboard expects it so.
+        Ok(Json(json!({ "response": updated })))
+    }
+
+    pub async fn delete(
+        State(state): State<AppState>,
+        Path(id): Path<String>,
+        ctx: Ctx,
+    ) -> ApiResult<Json<Value>> {
+        ctx.require_master()?;
+        let id = ObjectId::parse(&id)?;
+        write::delete(&state, &ctx.auth, &class()?, &id).await?;
+        Ok(Json(json!({})))
+    }
+}

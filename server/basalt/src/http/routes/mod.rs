@@ -13,7 +13,7 @@ mod users;
 use axum::Router;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 use crate::state::AppState;
 
@@ -90,6 +90,15 @@ pub fn router() -> Router<AppState> {
         )
         .route("/jobs/{name}", post(functions::start_job))
         .route("/cloud_code/deploy", post(functions::deploy))
+        .route(
+            "/cloud_code/jobs",
+            get(functions::schedules::list).post(functions::schedules::create),
+        )
+        .route("/cloud_code/jobs/data", get(functions::schedules::data))
+        .route(
+            "/cloud_code/jobs/{object_id}",
+            put(functions::schedules::update).delete(functions::schedules::delete),
+        )
         .route("/health", get(health::health))
         .route("/serverInfo", get(health::server_info))
 }
