@@ -61,6 +61,20 @@ test('request carries the user, the master flag, the installation id and decoded
     { username: null, hasToken: false, master: true, installationId: null, params: {} });
 });
 
+test("concurrent invocations never see each other's user", async () => {
+  const users = [await signUp(r), await signUp(r), await signUp(r)];
+  const calls = [];
+  for (let i = 0; i < 30; i++) {
+    const u = users[i % 3];
+    calls.push(withToken(r, i % 4 === 3 ? undefined : u.token)('POST', '/functions/whoami', { body: { i } })
+      .then((res) => [i, i % 4 === 3 ? null : u.username, res.body.result]));
+  }
+  for (const [i, expected, result] of await Promise.all(calls)) {
+    assert.equal(result.username, expected, `call ${i}`);
+    assert.deepEqual(result.params, { i });
+  }
+});
+
 test('errors are Parse errors: the thrown code, or 141 with the message', async () => {
   const cases = [
     ['parseError', 400, { code: 102, error: 'not that way' }],

@@ -110,6 +110,7 @@ test('bad options and unreachable databases fail at start and say which', { skip
       [['--masterKey', 'm', '--liveQuery', '{not json'], /--liveQuery/],
       [['--masterKey', 'm', '--liveQuery', '{"redisURL":"http://cache"}'], /redisURL/],
       [['--masterKey', 'm', '--cloudLimits', '{"cpu":1}'], /--cloudLimits: unknown field `cpu`/],
+      [['--masterKey', 'm', '--jobSchedules', '[{"job":"x","cron":"61 * * * *"}]'], /--jobSchedules: `61 \* \* \* \*`: `61` is outside 0-59/],
       [['--masterKey', 'm', '--cloud', join(cwd, 'missing.js')], /--cloud: .*missing\.js does not exist/],
       [['--masterKey', 'm', '--cloud', join(cwd, 'broken.js')], /--cloud .*broken\.js: SyntaxError[\s\S]*at broken\.js:\d/],
       [['--masterKey', 'm', '--cloud', join(cwd, 'throws.js')], /--cloud .*throws\.js: .*no database at load time/],

@@ -403,13 +403,15 @@ impl Engine {
         }
         let limits = self.limits(inv.kind, &inv.name);
         // Nested calls do not queue behind their callers: that could deadlock.
-        let _global = if inv.depth == 0 {
+        let _global = if inv.depth > 0 {
+            None
+        } else if let Ok(p) = self.global.try_acquire() {
+            Some(p)
+        } else {
             match tokio::time::timeout(limits.wall, self.global.acquire()).await {
                 Ok(Ok(p)) => Some(p),
                 _ => return (Err(overloaded()), none),
             }
-        } else {
-            None
         };
         let sem = limits
             .concurrency
