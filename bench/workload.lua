@@ -5,7 +5,8 @@
 --   update: PUT /classes/<class>/<random id> with an Increment
 -- Cloud code (bench/cloud/main.js):
 --   fn-empty, fn-hello: POST /functions/empty, /functions/hello
---   health:             GET /health (the plain route the function call is compared with)
+--   plain:              GET /serverInfo with the master key (a route that runs no script and
+--                       reads no database: what the function call is compared with)
 --   cloud-create:       POST /classes/CloudBench, whose beforeSave sets a field
 -- Logged in (BENCH_IDS holds "token objectId username userId" lines; each request is one owner's):
 --   login:       POST /login as a random owner
@@ -76,8 +77,10 @@ function request()
     return wrk.format("POST", os.getenv("BENCH_MOUNT") .. "/functions/empty", nil, "{}")
   elseif mode == "fn-hello" then
     return wrk.format("POST", os.getenv("BENCH_MOUNT") .. "/functions/hello", nil, '{"name":"bench"}')
-  elseif mode == "health" then
-    return wrk.format("GET", os.getenv("BENCH_MOUNT") .. "/health")
+  elseif mode == "plain" then
+    local h = { ["X-Parse-Master-Key"] = os.getenv("BENCH_MASTER") }
+    for k, v in pairs(wrk.headers) do h[k] = v end
+    return wrk.format("GET", os.getenv("BENCH_MOUNT") .. "/serverInfo", h)
   elseif mode == "cloud-create" then
     return wrk.format("POST", os.getenv("BENCH_MOUNT") .. "/classes/CloudBench", nil, '{"name":" Bench Item "}')
   elseif mode == "create" then

@@ -246,8 +246,11 @@
     for (const level of ['info', 'warn', 'error', 'debug']) logger[level] = (...args) => log(level, formatLogArgs(args));
     logger.verbose = logger.silly = logger.debug;
     logger.log = (level, ...args) => log(['info', 'warn', 'error', 'debug'].includes(level) ? level : 'info', formatLogArgs(args));
-    return logger;
+    return Object.freeze(logger);
   }
+  // One logger for every request, as Parse Server's request.log is its one logger controller;
+  // the host tags each line with the invocation that wrote it. Frozen: no request can swap it.
+  const sharedLogger = makeLogger();
 
   function userFrom(json) {
     if (!json) return undefined;
@@ -266,7 +269,7 @@
       triggerName,
       master: !!input.master,
       isReadOnly: !!input.isReadOnly,
-      log: makeLogger(),
+      log: sharedLogger,
       headers: input.headers || {},
       ip: input.ip,
     };
@@ -453,14 +456,14 @@
       isReadOnly: !!input.isReadOnly,
       user: userFrom(input.user),
       installationId: input.installationId,
-      log: makeLogger(),
+      log: sharedLogger,
       headers: input.headers || {},
       ip: input.ip,
       functionName: name,
       context: input.context || {},
     };
     try {
-      await runValidator(request, name);
+      if (lookup(validators, name)) await runValidator(request, name);
       return fn.length >= 2 ? await runExpressStyle(fn, request) : { result: Parse._encode(await fn(request)) };
     } catch (e) {
       return errorAnswer(resolveError(e, {}));
@@ -498,7 +501,7 @@
     if (typeof job !== 'function') return errorAnswer(new Parse.Error(SCRIPT_FAILED, 'Invalid job.'));
     const request = {
       params: parseParams(input.params),
-      log: makeLogger(),
+      log: sharedLogger,
       headers: input.headers || {},
       ip: input.ip,
       jobName: name,
@@ -580,7 +583,7 @@
   // Runs the validator, then the handler unless skipWithMasterKey; answers what the handler
   // returned (awaited), or `skipped` when it did not run.
   async function runHandler(handler, request, name) {
-    await runValidator(request, name);
+    if (lookup(validators, name)) await runValidator(request, name);
     if (request.skipWithMasterKey) return { skipped: true };
     return { value: handler(request) };
   }

@@ -34,7 +34,8 @@ pub use host::CloudCall;
 pub struct Origin {
     pub installation_id: Option<String>,
     pub ip: Option<String>,
-    pub headers: Map<String, Value>,
+    /// The request's headers, turned into `request.headers` only when a hook runs.
+    pub headers: axum::http::HeaderMap,
     /// Parse's save context (`X-Parse-Cloud-Context`, `_context`).
     pub context: Map<String, Value>,
     /// 0 for a client's request; one more for each call cloud code makes back into the server.
@@ -160,7 +161,12 @@ pub async fn request_base(state: &AppState, auth: &Auth, origin: &Origin) -> Map
     if let Some(ip) = &origin.ip {
         r.insert("ip".into(), Value::from(ip.clone()));
     }
-    r.insert("headers".into(), Value::Object(origin.headers.clone()));
+    let headers: Map<String, Value> = origin
+        .headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_string(), Value::from(v.to_str().ok()?))))
+        .collect();
+    r.insert("headers".into(), Value::Object(headers));
     r.insert("context".into(), Value::Object(origin.context.clone()));
     r
 }

@@ -71,11 +71,6 @@ fn take_str(map: &mut Map<String, Value>, key: &str) -> Option<String> {
 /// What cloud-code hooks see of the request: `installationId`, `ip`, `headers`, `context`.
 fn origin(parts: &axum::http::request::Parts, data: &RequestData) -> std::sync::Arc<Origin> {
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-    let headers: Map<String, Value> = parts
-        .headers
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str().to_string(), Value::from(v.to_str().ok()?))))
-        .collect();
     let context = match &data.envelope.context {
         Some(Value::Object(m)) => m.clone(),
         _ => header("x-parse-cloud-context")
@@ -90,7 +85,7 @@ fn origin(parts: &axum::http::request::Parts, data: &RequestData) -> std::sync::
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|c| c.0.ip().to_string()),
-        headers,
+        headers: parts.headers.clone(),
         context,
         depth: parts
             .extensions
@@ -182,11 +177,14 @@ pub async fn prepare(State(state): State<AppState>, req: Request, next: Next) ->
             Err(e) => data.body_error = Some(ApiError::bad_body(format!("Invalid JSON: {e}"))),
         }
     }
-    let origin = origin(&parts, &data);
+    // Only cloud-code hooks read the origin: without code loaded, none is kept.
+    let origin = state.cloud.get().map(|_| origin(&parts, &data));
     parts.extensions.insert(data);
-    let mut res = origin
-        .scope(next.run(Request::from_parts(parts, Body::empty())))
-        .await;
+    let req = Request::from_parts(parts, Body::empty());
+    let mut res = match origin {
+        Some(o) => o.scope(next.run(req)).await,
+        None => next.run(req).await,
+    };
     cors(res.headers_mut());
     res
 }
