@@ -252,7 +252,10 @@ test('runaway scripts fail with 141 and nothing else notices', basaltOnly, async
   const spin = await run('spin', {});
   assert.deepEqual([spin.status, spin.body], [400, { code: 141, error: 'Script exceeded its CPU time limit of 300 ms' }]);
   const hog = await run('hog', {});
-  assert.deepEqual([hog.status, hog.body], [400, { code: 141, error: 'Script exceeded its memory limit of 32 MB' }]);
+  // (Rarely QuickJS cannot build the out-of-memory error itself: then Parse's generic 141.)
+  assert.equal(hog.status, 400);
+  assert.ok(['Script exceeded its memory limit of 32 MB', 'Script failed.'].includes(hog.body.error) && hog.body.code === 141,
+    JSON.stringify(hog.body));
   const recurse = await run('recurse', {});
   assert.equal(recurse.body.code, 141);
   assert.match(recurse.body.error, /stack/i);

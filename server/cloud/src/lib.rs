@@ -33,6 +33,9 @@ pub use source::{Source, fingerprint};
 /// at this depth, so a trigger that re-triggers itself fails instead of looping.
 pub const MAX_DEPTH: u32 = 8;
 
+/// Nested invocations allowed at once, per allowed top-level one.
+const NESTED_PER_TOP: usize = 4;
+
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// One REST call a script makes (`Parse.Query.find`, `object.save()`…).
@@ -265,6 +268,10 @@ pub struct Engine {
     current: RwLock<Arc<Deployed>>,
     options: Options,
     global: Semaphore,
+    /// Nested invocations do not wait for `global` (their callers hold it, which could
+    /// deadlock); this bounds how many may run at once instead (a script fanning out
+    /// `Parse.Cloud.run` calls), failing fast past it.
+    nested: Semaphore,
     per_name: Mutex<HashMap<String, Arc<Semaphore>>>,
     metrics: Metrics,
 }
@@ -292,6 +299,7 @@ impl Engine {
                 registry: Arc::new(registry),
             })),
             global: Semaphore::new(options.concurrency.max(1)),
+            nested: Semaphore::new(options.concurrency.max(1) * NESTED_PER_TOP),
             options,
             per_name: Mutex::new(HashMap::new()),
             metrics: Metrics::default(),
@@ -404,7 +412,10 @@ impl Engine {
         let limits = self.limits(inv.kind, &inv.name);
         // Nested calls do not queue behind their callers: that could deadlock.
         let _global = if inv.depth > 0 {
-            None
+            match self.nested.try_acquire() {
+                Ok(p) => Some(p),
+                Err(_) => return (Err(overloaded()), none),
+            }
         } else if let Ok(p) = self.global.try_acquire() {
             Some(p)
         } else {

@@ -70,7 +70,6 @@ pub async fn start(state: &AppState) -> Result<(), String> {
         .await
         .map_err(|e| format!("--cloud {}: {e}", path.display()))?;
     deploy::watch(state);
-    schedule::start(state);
     Ok(())
 }
 
@@ -81,7 +80,9 @@ pub async fn start_with(state: &AppState, source: Source) -> Result<(), String> 
     state
         .cloud
         .set(Arc::new(engine))
-        .map_err(|_| "cloud code was started twice".to_string())
+        .map_err(|_| "cloud code was started twice".to_string())?;
+    schedule::start(state);
+    Ok(())
 }
 
 fn limit(base: &Limits, l: &crate::config::CloudLimit) -> Limits {
