@@ -6,6 +6,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
 import { startServer, rest, sdk, target } from '../lib/harness.mjs';
 import { OBJECT_ID, ISO, signUp, logIn, withToken, uniqueName } from '../lib/util.mjs';
 import { liveClient, subscribe, eventFor } from '../lib/live.mjs';
@@ -16,7 +19,7 @@ const basaltOnly = { skip: target !== 'basalt' && 'Parse Server has no cloud-cod
 let server, r, Parse;
 before(async () => {
   server = await startServer({
-    extraArgs: ['--cloud', fixtures, '--cloudLimits', '{"cpuMs":300,"memoryMB":32}'],
+    extraArgs: ['--cloud', fixtures, '--cloudLimits', '{"cpuMs":300,"memoryMB":32}', '--cloudHttpHosts', '127.0.0.1'],
   });
   r = rest(server);
   Parse = await sdk(server);
@@ -245,6 +248,47 @@ test('a LiveQuery subscriber hears the objects cloud code saves', basaltOnly, as
     assert.equal(rec.events[0].object.slug, 'heard');
   } finally {
     await client.close();
+  }
+});
+
+test('Parse.Cloud.httpRequest reaches allowed hosts only, and follows redirects only to them', basaltOnly, async () => {
+  const echo = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', () => {
+      if (req.url === '/away') {
+        res.writeHead(302, { Location: `http://localhost:${echo.address().port}/echo` }).end();
+        return;
+      }
+      res.writeHead(200, { 'Content-Type': 'application/json', 'X-Echo': 'yes' });
+      res.end(JSON.stringify({ method: req.method, body: JSON.parse(body || 'null') }));
+    });
+  });
+  await new Promise((res) => echo.listen(0, '127.0.0.1', res));
+  const port = echo.address().port;
+  try {
+    assert.deepEqual((await run('fetch', { url: `http://127.0.0.1:${port}/echo` })).body, { result: {
+      status: 200, data: { method: 'POST', body: { hello: 'world' } }, echoed: 'yes',
+    } });
+    const refused = await run('fetch', { url: `http://localhost:${port}/echo` });
+    assert.deepEqual([refused.status, refused.body],
+      [400, { code: 141, error: 'httpRequest: localhost is not an allowed host (--cloudHttpHosts)' }]);
+    const redirected = await run('fetch', { url: `http://127.0.0.1:${port}/away` });
+    assert.deepEqual(redirected.body, { result: { status: 302, data: null, echoed: null } }, 'not followed to localhost');
+  } finally {
+    echo.close();
+  }
+  // TLS: a server whose certificate no trusted authority signed is refused.
+  const tls = join(dirname(fileURLToPath(import.meta.url)), '..', 'lib', 'tls');
+  const secure = createTlsServer({ key: readFileSync(join(tls, 'key.pem')), cert: readFileSync(join(tls, 'cert.pem')) },
+    (req, res) => res.end('{"reached":true}'));
+  await new Promise((res) => secure.listen(0, '127.0.0.1', res));
+  try {
+    const untrusted = await run('fetch', { url: `https://127.0.0.1:${secure.address().port}/` });
+    assert.equal(untrusted.body.code, 141);
+    assert.match(untrusted.body.error, /^httpRequest failed: .*certificate/i, JSON.stringify(untrusted.body));
+  } finally {
+    secure.close();
   }
 });
 

@@ -142,6 +142,15 @@ pub struct Options {
     #[serde(alias = "cloudWatch")]
     pub cloud_watch: Option<bool>,
 
+    /// Hosts cloud code may reach with Parse.Cloud.httpRequest: `api.example.com,*.example.com` or a JSON array [env: BASALT_CLOUD_HTTP_HOSTS] [default: none, httpRequest is off]
+    #[arg(
+        long = "cloud-http-hosts",
+        visible_alias = "cloudHttpHosts",
+        value_name = "HOSTS"
+    )]
+    #[serde(alias = "cloudHttpHosts")]
+    pub cloud_http_hosts: Option<String>,
+
     /// Jobs to run on a schedule, as JSON: `[{"job":"cleanup","cron":"0 3 * * *","params":{}}]` (five cron fields, UTC) [env: BASALT_JOB_SCHEDULES]
     #[arg(
         long = "job-schedules",
@@ -233,6 +242,7 @@ pub struct Config {
     pub cloud_limits: CloudLimits,
     pub cloud_watch: bool,
     pub job_schedules: Vec<crate::cloud::schedule::Configured>,
+    pub cloud_http_hosts: crate::cloud::outbound::Allowed,
     pub live_query_classes: Option<Vec<String>>,
     /// `--liveQuery {"redisURL": …}`: nodes share LiveQuery events through Redis pub/sub
     /// instead of PostgreSQL's NOTIFY.
@@ -421,6 +431,7 @@ impl Options {
             cloud_limits: env_any(env, &["BASALT_CLOUD_LIMITS"]),
             cloud_watch: bool_env(&["BASALT_CLOUD_WATCH"])?,
             job_schedules: env_any(env, &["BASALT_JOB_SCHEDULES"]),
+            cloud_http_hosts: env_any(env, &["BASALT_CLOUD_HTTP_HOSTS"]),
             start_live_query_server: bool_env(&[
                 "BASALT_START_LIVE_QUERY_SERVER",
                 "PARSE_SERVER_START_LIVE_QUERY_SERVER",
@@ -463,6 +474,7 @@ impl Options {
             cloud_limits: self.cloud_limits.or(other.cloud_limits),
             cloud_watch: self.cloud_watch.or(other.cloud_watch),
             job_schedules: self.job_schedules.or(other.job_schedules),
+            cloud_http_hosts: self.cloud_http_hosts.or(other.cloud_http_hosts),
             start_live_query_server: self
                 .start_live_query_server
                 .or(other.start_live_query_server),
@@ -614,6 +626,10 @@ impl Config {
         for s in &job_schedules {
             crate::cloud::cron::Cron::parse(&s.cron).map_err(|e| format!("--jobSchedules: {e}"))?;
         }
+        let cloud_http_hosts = match &o.cloud_http_hosts {
+            Some(spec) => crate::cloud::outbound::Allowed::parse(spec)?,
+            None => crate::cloud::outbound::Allowed::default(),
+        };
         let max_body_bytes = match &o.max_upload_size {
             Some(s) => parse_size(s).map_err(|e| format!("--maxUploadSize: {e}"))?,
             None => 20 << 20,
@@ -657,6 +673,7 @@ impl Config {
             cloud_limits,
             cloud_watch: o.cloud_watch.unwrap_or(false),
             job_schedules,
+            cloud_http_hosts,
             live_query_classes,
             live_query_redis,
             data_dir,

@@ -4,7 +4,7 @@
 
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::{OnceLock, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
@@ -32,14 +32,18 @@ pub struct ServerHost {
     // which is fine for a server that runs until the process ends.
     state: Weak<Inner>,
     service: OnceLock<Service>,
+    outbound: Arc<super::outbound::Outbound>,
 }
 
 impl ServerHost {
-    pub fn new(state: &AppState) -> ServerHost {
-        ServerHost {
-            state: std::sync::Arc::downgrade(&state.0),
+    pub fn new(state: &AppState) -> Result<ServerHost, String> {
+        Ok(ServerHost {
+            state: Arc::downgrade(&state.0),
             service: OnceLock::new(),
-        }
+            outbound: Arc::new(super::outbound::Outbound::new(
+                state.config.cloud_http_hosts.clone(),
+            )?),
+        })
     }
 
     fn service(&self, state: &AppState) -> Service {
@@ -84,12 +88,9 @@ impl Host for ServerHost {
         })
     }
 
-    fn http(&self, _request: String) -> BoxFuture<String> {
-        Box::pin(async {
-            json!({"error": {"code": 141, "message":
-                "Parse.Cloud.httpRequest is not enabled on this server"}})
-            .to_string()
-        })
+    fn http(&self, request: String) -> BoxFuture<String> {
+        let outbound = self.outbound.clone();
+        Box::pin(async move { outbound.request(&request).await })
     }
 }
 

@@ -12,6 +12,7 @@ pub mod cron;
 pub mod deploy;
 mod host;
 pub mod jobs;
+pub mod outbound;
 pub mod schedule;
 pub mod triggers;
 
@@ -75,7 +76,7 @@ pub async fn start(state: &AppState) -> Result<(), String> {
 
 /// Starts the engine with `source` (at start, or at the first deploy to a server without code).
 pub async fn start_with(state: &AppState, source: Source) -> Result<(), String> {
-    let host = Arc::new(host::ServerHost::new(state));
+    let host = Arc::new(host::ServerHost::new(state)?);
     let engine = Engine::start(source, host, options(state)).await?;
     state
         .cloud
