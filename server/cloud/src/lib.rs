@@ -13,6 +13,7 @@
 mod meter;
 mod metrics;
 mod pool;
+pub mod ratelimit;
 mod sandbox;
 mod source;
 
@@ -168,6 +169,8 @@ pub struct Registry {
     pub functions: Vec<String>,
     pub jobs: Vec<String>,
     triggers: HashSet<(Kind, String)>,
+    /// The validators' `rateLimit`s, on the routes their hooks serve.
+    pub rate_limits: std::sync::Arc<ratelimit::RateLimits>,
 }
 
 impl Registry {
@@ -186,6 +189,8 @@ impl Registry {
             jobs: Vec<String>,
             #[serde(default)]
             triggers: Vec<Trigger>,
+            #[serde(default, rename = "rateLimits")]
+            rate_limits: Vec<Value>,
         }
         let l: Listed =
             serde_json::from_str(json).map_err(|e| format!("cloud registry is not valid: {e}"))?;
@@ -198,6 +203,7 @@ impl Registry {
             functions: l.functions,
             jobs: l.jobs,
             triggers,
+            rate_limits: std::sync::Arc::new(ratelimit::RateLimits::new(&l.rate_limits)),
         })
     }
 

@@ -68,6 +68,49 @@ fn take_str(map: &mut Map<String, Value>, key: &str) -> Option<String> {
     }
 }
 
+/// Validator rate limits (Parse answers 429 with code 100 and the limit's message).
+fn rate_limited(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+    data: &RequestData,
+) -> Option<Response> {
+    let limits = state.cloud.get()?.registry().rate_limits.clone();
+    if limits.is_empty() {
+        return None;
+    }
+    let path = parts
+        .uri
+        .path()
+        .strip_prefix(state.config.mount_path.trim_end_matches('/'))
+        .unwrap_or(parts.uri.path());
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let master = header("x-parse-master-key")
+        .or(data.envelope.master_key.as_deref())
+        .is_some_and(|k| {
+            subtle::ConstantTimeEq::ct_eq(k.as_bytes(), state.config.master_key.as_bytes()).into()
+        });
+    let ip = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    let caller = basalt_cloud::ratelimit::Caller {
+        ip: ip.as_deref(),
+        session: header("x-parse-session-token").or(data.envelope.session_token.as_deref()),
+        master,
+        // Parse counts a request from 127.0.0.1 as internal, as well as cloud code's own.
+        internal: parts.extensions.get::<crate::cloud::CloudCall>().is_some()
+            || ip.as_deref() == Some("127.0.0.1"),
+    };
+    let message = limits.check(path, parts.method.as_str(), &caller).err()?;
+    Some(
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            axum::Json(serde_json::json!({ "code": 100, "error": message })),
+        )
+            .into_response(),
+    )
+}
+
 /// What cloud-code hooks see of the request: `installationId`, `ip`, `headers`, `context`.
 fn origin(parts: &axum::http::request::Parts, data: &RequestData) -> std::sync::Arc<Origin> {
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
@@ -176,6 +219,11 @@ pub async fn prepare(State(state): State<AppState>, req: Request, next: Next) ->
             }
             Err(e) => data.body_error = Some(ApiError::bad_body(format!("Invalid JSON: {e}"))),
         }
+    }
+    if let Some(refusal) = rate_limited(&state, &parts, &data) {
+        let mut res = refusal;
+        cors(res.headers_mut());
+        return res;
     }
     // Only cloud-code hooks read the origin: without code loaded, none is kept.
     let origin = state.cloud.get().map(|_| origin(&parts, &data));
