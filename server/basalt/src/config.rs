@@ -151,6 +151,11 @@ pub struct Options {
     #[serde(alias = "cloudHttpHosts")]
     pub cloud_http_hosts: Option<String>,
 
+    /// Key sent to webhooks as X-Parse-Webhook-Key [env: BASALT_WEBHOOK_KEY, PARSE_SERVER_WEBHOOK_KEY]
+    #[arg(long = "webhook-key", visible_alias = "webhookKey", value_name = "KEY")]
+    #[serde(alias = "webhookKey")]
+    pub webhook_key: Option<String>,
+
     /// Jobs to run on a schedule, as JSON: `[{"job":"cleanup","cron":"0 3 * * *","params":{}}]` (five cron fields, UTC) [env: BASALT_JOB_SCHEDULES]
     #[arg(
         long = "job-schedules",
@@ -243,6 +248,7 @@ pub struct Config {
     pub cloud_watch: bool,
     pub job_schedules: Vec<crate::cloud::schedule::Configured>,
     pub cloud_http_hosts: crate::cloud::outbound::Allowed,
+    pub webhook_key: Option<String>,
     pub live_query_classes: Option<Vec<String>>,
     /// `--liveQuery {"redisURL": …}`: nodes share LiveQuery events through Redis pub/sub
     /// instead of PostgreSQL's NOTIFY.
@@ -432,6 +438,7 @@ impl Options {
             cloud_watch: bool_env(&["BASALT_CLOUD_WATCH"])?,
             job_schedules: env_any(env, &["BASALT_JOB_SCHEDULES"]),
             cloud_http_hosts: env_any(env, &["BASALT_CLOUD_HTTP_HOSTS"]),
+            webhook_key: env_any(env, &["BASALT_WEBHOOK_KEY", "PARSE_SERVER_WEBHOOK_KEY"]),
             start_live_query_server: bool_env(&[
                 "BASALT_START_LIVE_QUERY_SERVER",
                 "PARSE_SERVER_START_LIVE_QUERY_SERVER",
@@ -475,6 +482,7 @@ impl Options {
             cloud_watch: self.cloud_watch.or(other.cloud_watch),
             job_schedules: self.job_schedules.or(other.job_schedules),
             cloud_http_hosts: self.cloud_http_hosts.or(other.cloud_http_hosts),
+            webhook_key: self.webhook_key.or(other.webhook_key),
             start_live_query_server: self
                 .start_live_query_server
                 .or(other.start_live_query_server),
@@ -674,6 +682,7 @@ impl Config {
             cloud_watch: o.cloud_watch.unwrap_or(false),
             job_schedules,
             cloud_http_hosts,
+            webhook_key: o.webhook_key.clone(),
             live_query_classes,
             live_query_redis,
             data_dir,

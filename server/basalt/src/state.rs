@@ -18,6 +18,8 @@ pub struct Inner {
     pub schemas: Schemas,
     pub sessions: Sessions,
     pub realtime: Realtime,
+    /// Webhooks (`_Hooks`), looked up beside the cloud code.
+    pub webhooks: crate::cloud::webhooks::Webhooks,
     /// Cloud code, once `cloud::start` has loaded it.
     pub cloud: std::sync::OnceLock<std::sync::Arc<basalt_cloud::Engine>>,
 }
@@ -63,6 +65,7 @@ impl AppState {
             config.live_query_classes.as_deref(),
             transport.as_ref().map(|_| Bus::new()),
         );
+        let config_webhook_key = config.webhook_key.clone();
         let state = Self(Arc::new(Inner {
             config,
             storage,
@@ -70,8 +73,10 @@ impl AppState {
             sessions: Sessions::default(),
             realtime,
             cloud: std::sync::OnceLock::new(),
+            webhooks: crate::cloud::webhooks::Webhooks::new(config_webhook_key)?,
         }));
         Realtime::start(&state);
+        crate::cloud::webhooks::start(&state);
         if let Some(t) = transport {
             Bus::start(&state, t);
         }

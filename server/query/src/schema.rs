@@ -265,6 +265,8 @@ pub fn is_valid_class_name(name: &str) -> bool {
         "_PushStatus",
         "_JobStatus",
         "_JobSchedule",
+        // Webhooks (master key only), kept as Parse keeps them.
+        "_Hooks",
         "_Audience",
         "_Idempotency",
     ];

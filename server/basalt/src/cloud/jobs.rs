@@ -46,7 +46,7 @@ pub async fn start(state: &AppState, name: &str, params: Value, source: &str) ->
     // The job outlives the request that started it, but keeps its origin (and depth).
     let job_origin: Arc<Origin> = origin.clone();
     tokio::spawn(job_origin.clone().scope(async move {
-        let outcome = invoke(&engine, Kind::Job, &name, request, &job_origin).await;
+        let outcome = invoke(&state, &engine, Kind::Job, &name, request, &job_origin).await;
         let mut update = Map::new();
         update.insert("finishedAt".into(), date(Utc::now()));
         match outcome {

@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod outbound;
 pub mod schedule;
 pub mod triggers;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -127,10 +128,24 @@ fn options(state: &AppState) -> Options {
     o
 }
 
-/// The engine, if cloud code is loaded and registered `kind` for `name`.
-pub fn registered(state: &AppState, kind: Kind, name: &str) -> Option<Arc<Engine>> {
+/// What serves a function or trigger: the loaded cloud code, or a webhook.
+#[derive(Clone)]
+pub enum Handler {
+    Script(Arc<Engine>),
+    Webhook(String),
+}
+
+/// What serves `kind` for `name`, if anything: a webhook first (as the hook registered last
+/// wins in Parse, and webhooks are loaded after the code), then the cloud code.
+pub fn registered(state: &AppState, kind: Kind, name: &str) -> Option<Handler> {
+    if let Some(url) = state.webhooks.url(kind, name) {
+        return Some(Handler::Webhook(url));
+    }
     let engine = state.cloud.get()?;
-    engine.registry().has(kind, name).then(|| engine.clone())
+    engine
+        .registry()
+        .has(kind, name)
+        .then(|| Handler::Script(engine.clone()))
 }
 
 impl From<InvokeError> for ApiError {
@@ -175,20 +190,24 @@ pub async fn request_base(state: &AppState, auth: &Auth, origin: &Origin) -> Map
 
 /// Runs one hook with the request built so far.
 pub async fn invoke(
-    engine: &Engine,
+    state: &AppState,
+    handler: &Handler,
     kind: Kind,
     name: &str,
     request: Map<String, Value>,
     origin: &Origin,
 ) -> ApiResult<Value> {
-    Ok(engine
-        .invoke(Invocation {
-            kind,
-            name: name.to_string(),
-            request: Value::Object(request),
-            depth: origin.depth,
-        })
-        .await?)
+    match handler {
+        Handler::Script(engine) => Ok(engine
+            .invoke(Invocation {
+                kind,
+                name: name.to_string(),
+                request: Value::Object(request),
+                depth: origin.depth,
+            })
+            .await?),
+        Handler::Webhook(url) => Ok(state.webhooks.call(url, kind, name, request).await?),
+    }
 }
 
 /// `POST /functions/:name`: the function's result, as `{"result": …}`.
@@ -208,7 +227,7 @@ pub async fn run_function(
     let mut request = request_base(state, auth, &origin).await;
     request.insert("params".into(), params);
     request.insert("functionName".into(), Value::from(name));
-    let out = invoke(&engine, Kind::Function, name, request, &origin).await?;
+    let out = invoke(state, &engine, Kind::Function, name, request, &origin).await?;
     // A function that returns nothing answers `{}`, as Parse's does.
     Ok(match out.get("result") {
         Some(r) => json!({ "result": r }),

@@ -69,7 +69,15 @@ pub async fn before_save(
     };
     request.insert("object".into(), object);
     request.insert("changes".into(), body.clone());
-    let out = invoke(&engine, Kind::BeforeSave, class.as_str(), request, &origin).await?;
+    let out = invoke(
+        state,
+        &engine,
+        Kind::BeforeSave,
+        class.as_str(),
+        request,
+        &origin,
+    )
+    .await?;
     let context = context_of(&out);
     let Some(Value::Object(mut changes)) = out.get("object").cloned() else {
         return Ok(Before {
@@ -104,6 +112,7 @@ pub async fn before_delete(
         Value::Object(stored(state, class, id).await?),
     );
     let out = invoke(
+        state,
         &engine,
         Kind::BeforeDelete,
         class.as_str(),
@@ -179,7 +188,7 @@ impl After {
         if let Some(c) = self.context {
             request.insert("context".into(), Value::Object(c));
         }
-        if let Err(e) = invoke(&engine, self.kind, &self.class, request, &origin).await {
+        if let Err(e) = invoke(state, &engine, self.kind, &self.class, request, &origin).await {
             tracing::warn!(
                 target: "basalt::cloud",
                 class = %self.class,
@@ -228,7 +237,15 @@ pub async fn find_hooked(
             "count".into(),
             Value::Bool(crate::rest::flag_param(&params, "count")),
         );
-        let out = invoke(&engine, Kind::BeforeFind, class.as_str(), request, &origin).await?;
+        let out = invoke(
+            state,
+            &engine,
+            Kind::BeforeFind,
+            class.as_str(),
+            request,
+            &origin,
+        )
+        .await?;
         if let Some(Value::Array(objects)) = out.get("objects") {
             return Ok(find::FindResult {
                 results: objects.iter().cloned().map(strip_class).collect(),
@@ -262,7 +279,15 @@ pub async fn find_hooked(
             })
             .collect();
         request.insert("objects".into(), Value::Array(objects));
-        let out = invoke(&engine, Kind::AfterFind, class.as_str(), request, &origin).await?;
+        let out = invoke(
+            state,
+            &engine,
+            Kind::AfterFind,
+            class.as_str(),
+            request,
+            &origin,
+        )
+        .await?;
         if let Some(Value::Array(objects)) = out.get("objects") {
             result.results = objects.iter().cloned().map(strip_class).collect();
         }
@@ -354,7 +379,7 @@ async fn login_hook(
         request.insert("user".into(), object.clone());
     }
     request.insert("object".into(), object);
-    invoke(&engine, kind, "_User", request, &origin).await?;
+    invoke(state, &engine, kind, "_User", request, &origin).await?;
     Ok(())
 }
 
@@ -366,7 +391,16 @@ pub async fn after_logout(state: &AppState, auth: &Auth, session: Map<String, Va
     let origin = Origin::current();
     let mut request = request_base(state, auth, &origin).await;
     request.insert("object".into(), with_class(session, "_Session"));
-    if let Err(e) = invoke(&engine, Kind::AfterLogout, "_Session", request, &origin).await {
+    if let Err(e) = invoke(
+        state,
+        &engine,
+        Kind::AfterLogout,
+        "_Session",
+        request,
+        &origin,
+    )
+    .await
+    {
         tracing::warn!(target: "basalt::cloud", "afterLogout failed: {}", e.body());
     }
 }

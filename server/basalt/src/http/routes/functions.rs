@@ -235,3 +235,84 @@ pub mod schedules {
         Ok(Json(json!({})))
     }
 }
+
+/// Parse's webhooks API (`/hooks/functions…`, `/hooks/triggers…`, master key).
+pub mod hooks {
+    use axum::Json;
+    use axum::extract::{Path, State};
+    use serde_json::{Value, json};
+
+    use crate::cloud::webhooks;
+    use crate::error::{ApiError, ApiResult, Code};
+    use crate::http::Ctx;
+    use crate::state::AppState;
+
+    /// Writes refuse the read-only master key with Parse's wording.
+    fn writable(ctx: &Ctx, what: &str) -> ApiResult<()> {
+        if matches!(ctx.auth, crate::auth::Auth::ReadOnlyMaster) {
+            return Err(ApiError::new(
+                Code::OperationForbidden,
+                format!("read-only masterKey isn't allowed to {what} a hook."),
+            ));
+        }
+        ctx.require_master()
+    }
+
+    pub async fn functions(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Json<Value>> {
+        ctx.require_master()?;
+        Ok(Json(webhooks::get(&state, None, true).await?))
+    }
+
+    pub async fn function(
+        State(state): State<AppState>,
+        Path(name): Path<String>,
+        ctx: Ctx,
+    ) -> ApiResult<Json<Value>> {
+        ctx.require_master()?;
+        let key = json!({ "functionName": name });
+        Ok(Json(webhooks::get(&state, Some(key), true).await?))
+    }
+
+    pub async fn triggers(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Json<Value>> {
+        ctx.require_master()?;
+        Ok(Json(webhooks::get(&state, None, false).await?))
+    }
+
+    pub async fn trigger(
+        State(state): State<AppState>,
+        Path((class, trigger)): Path<(String, String)>,
+        ctx: Ctx,
+    ) -> ApiResult<Json<Value>> {
+        ctx.require_master()?;
+        let key = json!({ "className": class, "triggerName": trigger });
+        Ok(Json(webhooks::get(&state, Some(key), false).await?))
+    }
+
+    pub async fn create(State(state): State<AppState>, mut ctx: Ctx) -> ApiResult<Json<Value>> {
+        writable(&ctx, "create")?;
+        let body = ctx.body()?;
+        Ok(Json(webhooks::create(&state, &body).await?))
+    }
+
+    pub async fn put_function(
+        State(state): State<AppState>,
+        Path(name): Path<String>,
+        mut ctx: Ctx,
+    ) -> ApiResult<Json<Value>> {
+        writable(&ctx, "modify")?;
+        let body = ctx.body()?;
+        let key = json!({ "functionName": name });
+        Ok(Json(webhooks::put(&state, key, &body).await?))
+    }
+
+    pub async fn put_trigger(
+        State(state): State<AppState>,
+        Path((class, trigger)): Path<(String, String)>,
+        mut ctx: Ctx,
+    ) -> ApiResult<Json<Value>> {
+        writable(&ctx, "modify")?;
+        let body = ctx.body()?;
+        let key = json!({ "className": class, "triggerName": trigger });
+        Ok(Json(webhooks::put(&state, key, &body).await?))
+    }
+}

@@ -91,6 +91,22 @@ pub fn router() -> Router<AppState> {
         .route("/jobs/{name}", post(functions::start_job))
         .route("/cloud_code/deploy", post(functions::deploy))
         .route(
+            "/hooks/functions",
+            get(functions::hooks::functions).post(functions::hooks::create),
+        )
+        .route(
+            "/hooks/functions/{name}",
+            get(functions::hooks::function).put(functions::hooks::put_function),
+        )
+        .route(
+            "/hooks/triggers",
+            get(functions::hooks::triggers).post(functions::hooks::create),
+        )
+        .route(
+            "/hooks/triggers/{class_name}/{trigger}",
+            get(functions::hooks::trigger).put(functions::hooks::put_trigger),
+        )
+        .route(
             "/cloud_code/jobs",
             get(functions::schedules::list).post(functions::schedules::create),
         )
