@@ -30,7 +30,7 @@ pub async fn server_info(ctx: Ctx) -> ApiResult<Json<Value>> {
 
         "features": {
             "globalConfig": { "create": true, "read": true, "update": true, "delete": true },
-            "hooks": { "create": false, "read": false, "update": false, "delete": false },
+            "hooks": { "create": true, "read": true, "update": true, "delete": true },
             "cloudCode": { "jobs": true },
             "logs": { "level": false, "size": false, "order": false, "until": false, "from": false },
             "push": { "immediatePush": false, "scheduledPush": false, "storedPushData": false, "pushAudiences": false, "localization": false },
