@@ -55,12 +55,13 @@ test('a function webhook gets the request and answers the call', async () => {
   const name = uniqueClass('fn');
   answers.set('/hello', (b) => (b.params.name === 'fail' ? { error: 'no thanks' } : { success: `hi ${b.params.name}` }));
   await r('POST', '/hooks/functions', { body: { functionName: name, url: `${hookURL}/hello` }, master: true });
-  const res = await r('POST', `/functions/${name}`, { body: { name: 'ada' } });
+  const res = await r('POST', `/functions/${name}`, { body: { name: 'ada' }, headers: { 'X-Parse-Installation-Id': 'inst-9' } });
   assert.deepEqual([res.status, res.body], [200, { result: 'hi ada' }]);
   const call = seen.findLast((s) => s.path === '/hello');
   assert.deepEqual(call.body.params, { name: 'ada' });
   assert.equal(call.body.master, false);
   assert.equal(call.body.functionName, name);
+  assert.equal(call.body.installationId, 'inst-9');
   if (target === 'basalt') assert.equal(call.key, 'wh-secret');
   const failed = await r('POST', `/functions/${name}`, { body: { name: 'fail' } });
   assert.deepEqual([failed.status, failed.body], [400, { code: 141, error: 'no thanks' }]);

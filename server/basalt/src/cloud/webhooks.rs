@@ -59,6 +59,13 @@ impl Webhooks {
         })
     }
 
+    /// Whether any webhook is registered.
+    pub fn any(&self) -> bool {
+        self.table
+            .read()
+            .is_ok_and(|t| !t.functions.is_empty() || !t.triggers.is_empty())
+    }
+
     /// The URL serving `kind` for `name` (a function, or a trigger's class).
     pub fn url(&self, kind: Kind, name: &str) -> Option<String> {
         let t = self.table.read().ok()?;

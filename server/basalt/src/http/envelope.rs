@@ -225,8 +225,9 @@ pub async fn prepare(State(state): State<AppState>, req: Request, next: Next) ->
         cors(res.headers_mut());
         return res;
     }
-    // Only cloud-code hooks read the origin: without code loaded, none is kept.
-    let origin = state.cloud.get().map(|_| origin(&parts, &data));
+    // Only hooks read the origin: without code loaded or a webhook, none is kept.
+    let hooked = state.cloud.get().is_some() || state.webhooks.any();
+    let origin = hooked.then(|| origin(&parts, &data));
     parts.extensions.insert(data);
     let req = Request::from_parts(parts, Body::empty());
     let mut res = match origin {
