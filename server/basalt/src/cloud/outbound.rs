@@ -58,6 +58,21 @@ impl Allowed {
     }
 }
 
+/// An HTTP client for calls out of the server (httpRequest, webhooks): rustls on ring, the
+/// system's trust store.
+pub fn client(
+    timeout: Duration,
+    redirects: reqwest::redirect::Policy,
+) -> Result<reqwest::Client, String> {
+    // rustls needs one process-wide crypto provider; a second install is refused harmlessly.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(redirects)
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
 pub struct Outbound {
     allowed: Arc<Allowed>,
     follow: reqwest::Client,
@@ -98,27 +113,20 @@ fn refused(message: impl Into<String>) -> String {
 
 impl Outbound {
     pub fn new(allowed: Allowed) -> Result<Outbound, String> {
-        // rustls needs one process-wide crypto provider; a second install is refused harmlessly.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let allowed = Arc::new(allowed);
         let policy_hosts = allowed.clone();
-        let follow = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+        let follow = client(
+            TIMEOUT,
+            reqwest::redirect::Policy::custom(move |attempt| {
                 if attempt.previous().len() >= MAX_REDIRECTS || !policy_hosts.allows(attempt.url())
                 {
                     attempt.stop()
                 } else {
                     attempt.follow()
                 }
-            }))
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        let stay = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            }),
+        )?;
+        let stay = client(TIMEOUT, reqwest::redirect::Policy::none())?;
         Ok(Outbound {
             allowed,
             follow,

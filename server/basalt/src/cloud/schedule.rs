@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 
 use super::cron::Cron;
 use crate::auth::Auth;
+use crate::error::ApiResult;
 use crate::ids::ClassName;
 use crate::state::AppState;
 
@@ -183,18 +184,22 @@ fn from_row(row: &Value) -> Option<Schedule> {
     })
 }
 
-async fn dashboard_schedules(state: &AppState) -> Vec<Schedule> {
-    let Ok(class) = ClassName::parse("_JobSchedule") else {
-        return Vec::new();
-    };
-    if state.schemas.get(class.as_str()).is_none() {
-        return Vec::new();
+/// The Dashboard's `_JobSchedule` rows, as the master key reads them (none before the class
+/// exists). Also what `/cloud_code/jobs` lists.
+pub async fn rows(state: &AppState) -> ApiResult<Vec<Value>> {
+    if state.schemas.get("_JobSchedule").is_none() {
+        return Ok(Vec::new());
     }
-    let Ok(opts) = crate::rest::find::FindOptions::from_params(&Map::new(), 1000) else {
-        return Vec::new();
-    };
-    match crate::rest::find::find(state, &Auth::Master, &class, &opts).await {
-        Ok(r) => r.results.iter().filter_map(from_row).collect(),
+    let opts = crate::rest::find::FindOptions::from_params(&Map::new(), state.config.max_limit)?;
+    let class = ClassName::parse("_JobSchedule")?;
+    Ok(crate::rest::find::find(state, &Auth::Master, &class, &opts)
+        .await?
+        .results)
+}
+
+async fn dashboard_schedules(state: &AppState) -> Vec<Schedule> {
+    match rows(state).await {
+        Ok(rows) => rows.iter().filter_map(from_row).collect(),
         Err(e) => {
             tracing::warn!("cannot read _JobSchedule: {}", e.body());
             Vec::new()
@@ -239,6 +244,7 @@ pub fn start(state: &AppState) {
         let mut dashboard = Vec::new();
         let mut ticks = 0u32;
         let mut interval = tokio::time::interval(TICK);
+        let configured = configured(&state);
         // Nothing due before this node started is run by it (cron does not catch up either).
         let started = Utc::now();
         loop {
@@ -253,7 +259,7 @@ pub fn start(state: &AppState) {
             let now = Utc::now();
             let since = (now - Duration::seconds(GRACE)).max(started);
             tried.retain(|(_, due)| *due > since.timestamp());
-            for s in configured(&state).iter().chain(dashboard.iter()) {
+            for s in configured.iter().chain(dashboard.iter()) {
                 for due in s.due(since, now) {
                     if !tried.insert((s.key.clone(), due.timestamp())) {
                         continue;

@@ -48,13 +48,9 @@ pub struct Webhooks {
 
 impl Webhooks {
     pub fn new(key: Option<String>) -> Result<Webhooks, String> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
         Ok(Webhooks {
             table: RwLock::new(Table::default()),
-            client: reqwest::Client::builder()
-                .timeout(TIMEOUT)
-                .build()
-                .map_err(|e| format!("cannot build the webhook client: {e}"))?,
+            client: super::outbound::client(TIMEOUT, reqwest::redirect::Policy::default())?,
             key,
         })
     }
@@ -209,21 +205,19 @@ async fn stored(state: &AppState, filter: Value) -> ApiResult<Vec<(String, Map<S
 pub async fn reload(state: &AppState) -> ApiResult<()> {
     let rows = stored(state, json!({})).await?;
     let mut table = Table::default();
-    for (_, h) in rows {
-        let s = |k: &str| h.get(k).and_then(Value::as_str).map(str::to_string);
-        match (
-            s("functionName"),
-            s("className"),
-            s("triggerName"),
-            s("url"),
-        ) {
-            (Some(f), _, _, Some(url)) => {
-                table.functions.insert(f, url);
+    for (_, row) in rows {
+        match Hook::parse(&Value::Object(row)) {
+            Some(Hook::Function { name, url }) => {
+                table.functions.insert(name, url);
             }
-            (None, Some(c), Some(t), Some(url)) => {
-                table.triggers.insert((c, t), url);
+            Some(Hook::Trigger {
+                class,
+                trigger,
+                url,
+            }) => {
+                table.triggers.insert((class, trigger), url);
             }
-            _ => {}
+            None => {}
         }
     }
     if let Ok(mut t) = state.webhooks.table.write() {
@@ -245,42 +239,65 @@ pub fn start(state: &AppState) {
     });
 }
 
-/// What a hook is keyed by in `_Hooks`.
-fn key_of(hook: &Map<String, Value>) -> Option<Value> {
-    let s = |k: &str| hook.get(k).and_then(Value::as_str);
-    match (s("functionName"), s("className"), s("triggerName")) {
-        (Some(f), _, _) => Some(json!({ "functionName": f })),
-        (None, Some(c), Some(t)) => Some(json!({ "className": c, "triggerName": t })),
-        _ => None,
+/// One hook: a function, or a class's trigger, and the URL that serves it.
+enum Hook {
+    Function {
+        name: String,
+        url: String,
+    },
+    Trigger {
+        class: String,
+        trigger: String,
+        url: String,
+    },
+}
+
+impl Hook {
+    /// Parse's rule: a function name and a URL, or a class, a trigger name Parse knows and a URL.
+    fn parse(v: &Value) -> Option<Hook> {
+        let s = |k: &str| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .filter(|x| !x.is_empty())
+                .map(str::to_string)
+        };
+        let url = s("url")?;
+        match (s("functionName"), s("className"), s("triggerName")) {
+            (Some(name), _, _) => Some(Hook::Function { name, url }),
+            (None, Some(class), Some(trigger)) if TRIGGERS.contains(&trigger.as_str()) => {
+                Some(Hook::Trigger {
+                    class,
+                    trigger,
+                    url,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// What the hook is found by in `_Hooks`.
+    fn key(&self) -> Value {
+        match self {
+            Hook::Function { name, .. } => json!({ "functionName": name }),
+            Hook::Trigger { class, trigger, .. } => {
+                json!({ "className": class, "triggerName": trigger })
+            }
+        }
+    }
+
+    /// The hook as Parse answers and stores it.
+    fn json(&self) -> Value {
+        let mut v = self.key();
+        let url = match self {
+            Hook::Function { url, .. } | Hook::Trigger { url, .. } => url,
+        };
+        v["url"] = Value::from(url.clone());
+        v
     }
 }
 
-/// A hook as Parse validates one: a function and a URL, or a class, a trigger name and a URL.
-fn declaration(body: &Value) -> ApiResult<Map<String, Value>> {
-    let s = |k: &str| {
-        body.get(k)
-            .and_then(Value::as_str)
-            .filter(|v| !v.is_empty())
-    };
-    let mut h = Map::new();
-    match (
-        s("functionName"),
-        s("className"),
-        s("triggerName"),
-        s("url"),
-    ) {
-        (Some(f), _, _, Some(url)) => {
-            h.insert("functionName".into(), Value::from(f));
-            h.insert("url".into(), Value::from(url));
-        }
-        (None, Some(c), Some(t), Some(url)) if TRIGGERS.contains(&t) => {
-            h.insert("className".into(), Value::from(c));
-            h.insert("triggerName".into(), Value::from(t));
-            h.insert("url".into(), Value::from(url));
-        }
-        _ => return Err(hook_error("invalid hook declaration")),
-    }
-    Ok(h)
+fn invalid() -> ApiError {
+    hook_error("invalid hook declaration")
 }
 
 fn missing(key: &Value) -> ApiError {
@@ -295,30 +312,18 @@ fn missing(key: &Value) -> ApiError {
 
 /// `POST /hooks/functions`, `POST /hooks/triggers`.
 pub async fn create(state: &AppState, body: &Value) -> ApiResult<Value> {
-    let h = declaration(body)?;
-    let key = key_of(&h).ok_or_else(|| hook_error("invalid hook declaration"))?;
-    if !stored(state, key.clone()).await?.is_empty() {
-        return Err(hook_error(
-            match h.get("functionName").and_then(Value::as_str) {
-                Some(f) => format!("function name: {f} already exists"),
-                None => format!(
-                    "class {} already has trigger {}",
-                    h["className"].as_str().unwrap_or(""),
-                    h["triggerName"].as_str().unwrap_or("")
-                ),
-            },
-        ));
+    let hook = Hook::parse(body).ok_or_else(invalid)?;
+    if !stored(state, hook.key()).await?.is_empty() {
+        return Err(hook_error(match &hook {
+            Hook::Function { name, .. } => format!("function name: {name} already exists"),
+            Hook::Trigger { class, trigger, .. } => {
+                format!("class {class} already has trigger {trigger}")
+            }
+        }));
     }
-    write::create(
-        state,
-        &Auth::Master,
-        &class()?,
-        &Value::Object(h.clone()),
-        None,
-    )
-    .await?;
+    write::create(state, &Auth::Master, &class()?, &hook.json(), None).await?;
     reload(state).await?;
-    Ok(Value::Object(h))
+    Ok(hook.json())
 }
 
 /// `GET /hooks/functions[/:name]`, `GET /hooks/triggers[/:className/:triggerName]`.
@@ -356,11 +361,11 @@ pub async fn put(state: &AppState, key: Value, body: &Value) -> ApiResult<Value>
         reload(state).await?;
         return Ok(json!({}));
     }
-    let mut decl = key.as_object().cloned().unwrap_or_default();
+    let mut decl = key.clone();
     if let Some(url) = body.get("url") {
-        decl.insert("url".into(), url.clone());
+        decl["url"] = url.clone();
     }
-    let h = declaration(&Value::Object(decl))?;
+    let hook = Hook::parse(&decl).ok_or_else(invalid)?;
     let Some((id, _)) = found.into_iter().next() else {
         return Err(missing(&key));
     };
@@ -369,10 +374,10 @@ pub async fn put(state: &AppState, key: Value, body: &Value) -> ApiResult<Value>
         &Auth::Master,
         &class()?,
         &ObjectId::parse(&id)?,
-        &json!({ "url": h["url"] }),
+        &json!({ "url": hook.json()["url"] }),
         None,
     )
     .await?;
     reload(state).await?;
-    Ok(Value::Object(h))
+    Ok(hook.json())
 }

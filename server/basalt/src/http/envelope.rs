@@ -86,9 +86,7 @@ fn rate_limited(
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
     let master = header("x-parse-master-key")
         .or(data.envelope.master_key.as_deref())
-        .is_some_and(|k| {
-            subtle::ConstantTimeEq::ct_eq(k.as_bytes(), state.config.master_key.as_bytes()).into()
-        });
+        .is_some_and(|k| super::ct_eq(k, &state.config.master_key));
     let ip = parts
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()

@@ -146,21 +146,11 @@ pub mod schedules {
     use crate::error::{ApiError, ApiResult};
     use crate::http::Ctx;
     use crate::ids::{ClassName, ObjectId};
-    use crate::rest::{find, write};
+    use crate::rest::write;
     use crate::state::AppState;
 
     fn class() -> ApiResult<ClassName> {
         ClassName::parse("_JobSchedule")
-    }
-
-    async fn rows(state: &AppState, ctx: &Ctx) -> ApiResult<Vec<Value>> {
-        if state.schemas.get("_JobSchedule").is_none() {
-            return Ok(Vec::new());
-        }
-        let opts = find::FindOptions::from_params(&Map::new(), state.config.max_limit)?;
-        Ok(find::find(state, &ctx.auth, &class()?, &opts)
-            .await?
-            .results)
     }
 
     /// The `job_schedule` of a body, checked as Parse checks it, `startAfter` defaulting to now.
@@ -186,12 +176,14 @@ pub mod schedules {
 
     pub async fn list(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Json<Value>> {
         ctx.require_master()?;
-        Ok(Json(Value::Array(rows(&state, &ctx).await?)))
+        Ok(Json(Value::Array(
+            crate::cloud::schedule::rows(&state).await?,
+        )))
     }
 
     pub async fn data(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Json<Value>> {
         ctx.require_master()?;
-        let in_use: Vec<Value> = rows(&state, &ctx)
+        let in_use: Vec<Value> = crate::cloud::schedule::rows(&state)
             .await?
             .iter()
             .filter_map(|r| r.get("jobName").cloned())
