@@ -186,6 +186,11 @@ test('beforeDelete may refuse; afterDelete sees the deleted object', async () =>
   assert.equal((await r('DELETE', `/classes/CloudItem/${doomed.body.objectId}`)).status, 200);
   const entries = await logs({ itemId: doomed.body.objectId });
   assert.deepEqual(entries.map((e) => [e.event, e.name]), [['create', 'doomed'], ['delete', 'doomed']]);
+  // An afterDelete failure is the answer, though the object is gone (as Parse does).
+  const loud = await r('POST', '/classes/CloudItem', { body: { name: 'loud' } });
+  const complained = await r('DELETE', `/classes/CloudItem/${loud.body.objectId}`);
+  assert.deepEqual([complained.status, complained.body], [400, { code: 141, error: 'deleted, but the hook complained' }]);
+  assert.equal((await r('GET', `/classes/CloudItem/${loud.body.objectId}`, { master: true })).status, 404);
 });
 
 test('beforeFind narrows client queries (find, get, count); afterFind changes results', async () => {

@@ -163,18 +163,19 @@ impl After {
         })
     }
 
-    /// Runs the hook with the object as the write left it. A failure is logged: the write has
-    /// committed and its answer stands, as in Parse.
-    pub async fn run(self, state: &AppState, events: &[Event]) {
+    /// Runs the hook with the object as the write left it. The write has committed either
+    /// way; as in Parse, an `afterSave` failure is only logged, while an `afterDelete` failure
+    /// is the request's answer.
+    pub async fn run(self, state: &AppState, events: &[Event]) -> ApiResult<()> {
         let Some(engine) = registered(state, self.kind, &self.class) else {
-            return;
+            return Ok(());
         };
         let Some(event) = events.iter().rev().find(|e| {
             e.class == self.class
                 && e.object.get("objectId").and_then(Value::as_str) == Some(&self.object_id)
         }) else {
             tracing::warn!(class = %self.class, id = %self.object_id, "no row for {}", self.kind.as_str());
-            return;
+            return Ok(());
         };
         let origin = Origin::current();
         let mut request = request_base(state, &self.auth, &origin).await;
@@ -188,14 +189,19 @@ impl After {
         if let Some(c) = self.context {
             request.insert("context".into(), Value::Object(c));
         }
-        if let Err(e) = invoke(state, &engine, self.kind, &self.class, request, &origin).await {
-            tracing::warn!(
-                target: "basalt::cloud",
-                class = %self.class,
-                "{} failed: {}",
-                self.kind.as_str(),
-                e.message
-            );
+        match invoke(state, &engine, self.kind, &self.class, request, &origin).await {
+            Err(e) if self.kind == Kind::AfterDelete => Err(e),
+            Err(e) => {
+                tracing::warn!(
+                    target: "basalt::cloud",
+                    class = %self.class,
+                    "{} failed: {}",
+                    self.kind.as_str(),
+                    e.message
+                );
+                Ok(())
+            }
+            Ok(_) => Ok(()),
         }
     }
 }

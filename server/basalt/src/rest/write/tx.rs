@@ -186,9 +186,13 @@ impl WriteTx {
         if !events.is_empty() {
             state.realtime.publish(events);
         }
+        // Every hook runs; the first failure that is the client's to hear is the answer.
+        let mut failed = None;
         for hook in self.after {
-            hook.run(state, &rows).await;
+            if let Err(e) = hook.run(state, &rows).await {
+                failed.get_or_insert(e);
+            }
         }
-        Ok(())
+        failed.map_or(Ok(()), Err)
     }
 }
