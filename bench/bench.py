@@ -109,7 +109,8 @@ class Server:
 
 
 def basalt_cmd(port, db_uri, data_dir):
-    binary = os.path.join(ROOT, "target", "release", "basalt")
+    # BASALT_BENCH_BIN: another build to measure (to compare two builds on the same machine).
+    binary = os.environ.get("BASALT_BENCH_BIN") or os.path.join(ROOT, "target", "release", "basalt")
     return [binary, "--appId", APP, "--masterKey", MASTER, "--restAPIKey", REST, "--port", str(port),
             "--databaseURI", db_uri, "--data-dir", data_dir, "--max-batch-size", "1000"]
 

@@ -7,6 +7,9 @@ use basalt::config::{Cli, Command, Config};
 use basalt::state::AppState;
 use clap::Parser;
 
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let started = Instant::now();
     let cli = Cli::parse();
