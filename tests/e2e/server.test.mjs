@@ -3,13 +3,13 @@
 // Basalt-only (the oracle is a different program).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
-import { startServer, rest, uniqueClass, target } from '../lib/harness.mjs';
+import { startServer, rest, uniqueClass, target, dbKind } from '../lib/harness.mjs';
 
 const skip = target !== 'basalt' && 'tests the basalt binary itself';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -146,6 +146,48 @@ test('acknowledged writes survive kill -9', { skip }, async () => {
     assert.equal(res.body.count, 40);
     assert.deepEqual(new Set(res.body.results.map((o) => o.objectId)), new Set(ids));
     assert.equal(res.body.results.find((o) => o.objectId === ids[0]).i, 100);
+  } finally {
+    await server.stop();
+  }
+});
+
+// Basalt keeps its PostgreSQL connections between requests without a round trip to check them
+// (src/storage/pg_conns.rs): this is what happens when the database drops them all, as a
+// restart does. A read is repeated once on a fresh connection; a connection that sat idle for
+// more than half a second is checked before use; after one dead connection none of the other
+// idle ones is used again.
+test('PostgreSQL connections the database dropped are replaced, not used', { skip: skip || (dbKind !== 'postgres' && 'PostgreSQL only') }, async () => {
+  const server = await startServer();
+  const dropClients = () => {
+    const db = new URL(server.dbURI).pathname.slice(1);
+    const out = execFileSync('psql', ['-X', '-q', '-At', server.dbURI.replace(/\/[^/]+$/, '/postgres'), '-c',
+      `select count(pg_terminate_backend(pid)) from pg_stat_activity where datname = '${db}' and application_name = 'basalt'`]);
+    return Number(out.toString().trim());
+  };
+  try {
+    const r = rest(server);
+    const C = uniqueClass('Dropped');
+    const made = await r('POST', `/classes/${C}`, { body: { n: 1 }, master: true });
+    assert.equal(made.status, 201);
+    // Several requests at once, so several connections are idle when they are dropped.
+    const reads = await Promise.all([...Array(6)].map(() => r('GET', `/classes/${C}/${made.body.objectId}`, { master: true })));
+    assert.deepEqual(reads.map((x) => x.status), [200, 200, 200, 200, 200, 200]);
+
+    assert.ok(dropClients() >= 2, 'the server held connections to drop');
+    const read = await r('GET', `/classes/${C}/${made.body.objectId}`, { master: true });
+    assert.equal(read.status, 200, JSON.stringify(read.body));
+    assert.equal(read.body.n, 1);
+    const write = await r('PUT', `/classes/${C}/${made.body.objectId}`, { body: { n: 2 }, master: true });
+    assert.equal(write.status, 200, JSON.stringify(write.body));
+
+    // Dropped again, then left alone for longer than a connection is trusted without a check:
+    // the first request, a write (never repeated), finds a live connection.
+    assert.ok(dropClients() >= 1);
+    await new Promise((res) => setTimeout(res, 700));
+    const late = await r('PUT', `/classes/${C}/${made.body.objectId}`, { body: { n: 3 }, master: true });
+    assert.equal(late.status, 200, JSON.stringify(late.body));
+    const final = await r('GET', `/classes/${C}/${made.body.objectId}`, { master: true });
+    assert.equal(final.body.n, 3);
   } finally {
     await server.stop();
   }

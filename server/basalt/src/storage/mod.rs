@@ -6,6 +6,7 @@
 //! `createdAt`, `updatedAt`, `_rperm` and `_wperm`; relations are `_Join:field:Class` tables.
 
 mod ddl;
+mod pg_conns;
 mod postgres;
 mod sqlite;
 
@@ -138,7 +139,7 @@ pub enum Tx {
 
 /// A PostgreSQL transaction, and whether it changed tables (see [`PgStore::schema_changed`]).
 pub struct PgTx {
-    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    lease: pg_conns::Lease,
     store: postgres::PgStore,
     ddl: bool,
 }
@@ -183,7 +184,14 @@ impl Storage {
         match self {
             Storage::Sqlite(s) => Ok(Tx::Sqlite(s.begin().await?)),
             Storage::Postgres(s) => Ok(Tx::Postgres(PgTx {
-                tx: s.pool.begin().await.map_err(map_err)?,
+                lease: {
+                    let mut lease = s.conns.acquire().await.map_err(map_err)?;
+                    lease
+                        .transaction(pg_conns::Verb::Begin)
+                        .await
+                        .map_err(map_err)?;
+                    lease
+                },
                 store: s.clone(),
                 ddl: false,
             })),
@@ -194,7 +202,18 @@ impl Storage {
     pub async fn fetch(&self, sql: &Sql, cols: &[Col]) -> StorageResult<Vec<Vec<Cell>>> {
         match self {
             Storage::Sqlite(s) => s.fetch(sql, cols),
-            Storage::Postgres(s) => postgres::fetch(&s.pool, sql, cols).await,
+            Storage::Postgres(s) => {
+                let mut lease = s.lease().await?;
+                match postgres::fetch(&mut lease, sql, cols).await {
+                    // A read is safe to repeat: once, on a fresh connection, when the one it
+                    // got had been closed by the database (a restart since its last use).
+                    Err(_) if lease.is_broken() => {
+                        drop(lease);
+                        postgres::fetch(&mut s.lease().await?, sql, cols).await
+                    }
+                    r => r,
+                }
+            }
         }
     }
 
@@ -202,7 +221,7 @@ impl Storage {
     pub async fn execute(&self, sql: &Sql) -> StorageResult<u64> {
         match self {
             Storage::Sqlite(s) => s.execute_alone(sql).await,
-            Storage::Postgres(s) => postgres::execute(&s.pool, sql).await,
+            Storage::Postgres(s) => postgres::execute(&mut s.lease().await?, sql).await,
         }
     }
 
@@ -210,7 +229,7 @@ impl Storage {
     pub async fn write_fetch(&self, sql: &Sql, cols: &[Col]) -> StorageResult<Vec<Vec<Cell>>> {
         match self {
             Storage::Sqlite(s) => s.fetch_alone(sql, cols).await,
-            Storage::Postgres(s) => postgres::fetch(&s.pool, sql, cols).await,
+            Storage::Postgres(s) => postgres::fetch(&mut s.lease().await?, sql, cols).await,
         }
     }
 
@@ -243,14 +262,14 @@ impl Tx {
     pub async fn execute(&mut self, sql: &Sql) -> StorageResult<u64> {
         match self {
             Tx::Sqlite(tx) => tx.execute(sql),
-            Tx::Postgres(t) => postgres::execute(&mut *t.tx, sql).await,
+            Tx::Postgres(t) => postgres::execute(&mut t.lease, sql).await,
         }
     }
 
     pub async fn fetch(&mut self, sql: &Sql, cols: &[Col]) -> StorageResult<Vec<Vec<Cell>>> {
         match self {
             Tx::Sqlite(tx) => tx.fetch(sql, cols),
-            Tx::Postgres(t) => postgres::fetch(&mut *t.tx, sql, cols).await,
+            Tx::Postgres(t) => postgres::fetch(&mut t.lease, sql, cols).await,
         }
     }
 
@@ -302,8 +321,11 @@ impl Tx {
     pub async fn commit(self) -> StorageResult<()> {
         match self {
             Tx::Sqlite(tx) => tx.commit(),
-            Tx::Postgres(t) => {
-                t.tx.commit().await.map_err(map_err)?;
+            Tx::Postgres(mut t) => {
+                t.lease
+                    .transaction(pg_conns::Verb::Commit)
+                    .await
+                    .map_err(map_err)?;
                 if t.ddl {
                     t.store.schema_changed();
                 }

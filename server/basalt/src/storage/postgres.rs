@@ -1,5 +1,6 @@
-//! PostgreSQL: one pool; every statement under a `statement_timeout` so no query can hold a
-//! connection forever. Migrations take an advisory lock so several nodes can start at once.
+//! PostgreSQL: statements run on Basalt's own connection pool (`pg_conns`, one round trip per
+//! statement), migrations and the realtime bus on a small sqlx pool; every statement under a
+//! `statement_timeout` so no query can hold a connection forever. Migrations take an advisory lock so several nodes can start at once.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,11 +11,13 @@ use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Executor, PgPool, Postgres, Row};
 
+use super::pg_conns::{Conns, Lease};
 use super::{Cell, Col, StorageError, StorageResult, map_err};
 
 #[derive(Clone)]
 pub struct PgStore {
     pub pool: PgPool,
+    pub conns: Arc<Conns>,
     /// When the schema last changed (nanoseconds after `epoch`); see [`PgStore::schema_changed`].
     last_ddl: Arc<AtomicU64>,
     epoch: Instant,
@@ -57,6 +60,9 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../../migrations/postgres/0007_job_runs.sql"),
     ),
 ];
+/// Connections for statements (requests), per node.
+const STATEMENT_CONNECTIONS: usize = 30;
+
 /// An arbitrary constant naming Basalt's migration lock.
 const MIGRATION_LOCK: i64 = 0x6261_7361_6c74;
 
@@ -68,26 +74,25 @@ impl PgStore {
             .application_name("basalt");
         let epoch = Instant::now();
         let last_ddl = Arc::new(AtomicU64::new(0));
-        let seen = last_ddl.clone();
+        // Migrations and the realtime bus's NOTIFYs use sqlx's pool; statements use `conns`.
         let pool = PgPoolOptions::new()
-            .max_connections(32)
+            .max_connections(2)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(10))
-            // A connection keeps its prepared statements, and PostgreSQL refuses to run one
-            // whose result columns changed type ("cached plan must not change result type"): a
-            // connection opened before the last schema change is closed instead of reused.
-            .before_acquire(move |_conn, meta| {
-                let opened = epoch.elapsed().saturating_sub(meta.age);
-                let fresh = opened.as_nanos() as u64 > seen.load(Ordering::Acquire);
-                Box::pin(async move { Ok(fresh) })
-            })
-            .connect_with(opts)
+            .connect_with(opts.clone())
             .await?;
+        let conns = Conns::new(opts, STATEMENT_CONNECTIONS, epoch, last_ddl.clone());
         Ok(Self {
             pool,
+            conns,
             last_ddl,
             epoch,
         })
+    }
+
+    /// A connection for one statement outside any transaction.
+    pub async fn lease(&self) -> StorageResult<Lease> {
+        self.conns.acquire().await.map_err(map_err)
     }
 
     /// Records that tables changed (after the commit that changed them, or another node's).
@@ -156,24 +161,21 @@ fn query(sql: &Sql) -> sqlx::query::Query<'_, Postgres, sqlx::postgres::PgArgume
     q
 }
 
-pub async fn execute<'e, E: Executor<'e, Database = Postgres>>(
-    ex: E,
-    sql: &Sql,
-) -> StorageResult<u64> {
-    query(sql)
-        .execute(ex)
-        .await
-        .map(|r| r.rows_affected())
-        .map_err(map_err)
+pub async fn execute(lease: &mut Lease, sql: &Sql) -> StorageResult<u64> {
+    let conn = lease.statement().map_err(map_err)?;
+    let r = query(sql).execute(conn).await;
+    lease.settle(&r);
+    r.map(|r| r.rows_affected()).map_err(map_err)
 }
 
-pub async fn fetch<'e, E: Executor<'e, Database = Postgres>>(
-    ex: E,
-    sql: &Sql,
-    cols: &[Col],
-) -> StorageResult<Vec<Vec<Cell>>> {
-    let rows = query(sql).fetch_all(ex).await.map_err(map_err)?;
-    rows.iter().map(|row| decode(row, cols)).collect()
+pub async fn fetch(lease: &mut Lease, sql: &Sql, cols: &[Col]) -> StorageResult<Vec<Vec<Cell>>> {
+    let conn = lease.statement().map_err(map_err)?;
+    let r = query(sql).fetch_all(conn).await;
+    lease.settle(&r);
+    r.map_err(map_err)?
+        .iter()
+        .map(|row| decode(row, cols))
+        .collect()
 }
 
 fn decode(row: &PgRow, cols: &[Col]) -> StorageResult<Vec<Cell>> {
