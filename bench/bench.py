@@ -93,6 +93,22 @@ def rss_kb(pid, field="VmRSS"):
     return total
 
 
+def cpu_seconds(pgid):
+    """CPU time (user + system) used so far by every process of the process group `pgid`."""
+    ticks = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[2]) == pgid:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 class Server:
     def __init__(self, name, cmd, base, env=None):
         self.name, self.base = name, base
@@ -173,9 +189,12 @@ def wrk(server, mode, seconds, ids_file, cls=CLASS):
     env = {**os.environ, "BENCH_MODE": mode, "BENCH_APP": APP, "BENCH_REST_KEY": REST, "BENCH_MASTER": MASTER, "BENCH_IDS": ids_file,
            "BENCH_PATH": "/" + server.base.split("/", 3)[3] + f"/classes/{cls}",
            "BENCH_MOUNT": "/" + server.base.split("/", 3)[3]}
+    cpu0, t0 = cpu_seconds(server.proc.pid), time.monotonic()
     out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", f"-c{CONCURRENCY}", f"-d{seconds}s", "--latency",
                           "-s", os.path.join(BENCH, "workload.lua"), server.base.rsplit("/", 1)[0]],
                          capture_output=True, text=True, env=env, check=True).stdout
+    # The share of its one core the server used: requests/s divided by it is requests/s per core.
+    cpu = (cpu_seconds(server.proc.pid) - cpu0) / (time.monotonic() - t0)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
     def pct(p):
@@ -183,7 +202,8 @@ def wrk(server, mode, seconds, ids_file, cls=CLASS):
         v, unit = float(m.group(1)), m.group(2)
         return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
     errors = int(re.search(r"NON2XX (\d+)", out).group(1))
-    return {"rps": rps, "p50_ms": pct(50), "p99_ms": pct(99), "errors": errors}
+    return {"rps": rps, "p50_ms": pct(50), "p99_ms": pct(99), "errors": errors, "cpu": round(cpu, 2),
+            "rps_per_core": round(rps / cpu) if cpu > 0 else None}
 
 
 PG_DATABASES = {"basalt-pg": "basalt_bench", "parse": "parse_bench"}
@@ -227,8 +247,16 @@ def run_server(name, start, seconds, results, users=True):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def per_core_ratio(b, p):
+    """Requests per second of one core's CPU time, Basalt's over Parse's ("-" if unmeasured)."""
+    if b.get("rps_per_core") and p.get("rps_per_core"):
+        return f"{b['rps_per_core'] / p['rps_per_core']:.1f}x"
+    return "-"
+
+
 def report(mode, r):
     print(f"  {mode:17} {r['rps']:>9.0f} req/s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms"
+          f"  cpu {r['cpu']:.2f} core ({r['rps_per_core']} req/s per core)"
           + (f"  ({r['errors']} errors)" if r["errors"] else ""), flush=True)
 
 
@@ -512,10 +540,12 @@ def main():
             pg_quiet()
             run_cloud("parse", lambda tmp: start_parse(tmp, cloud=CLOUD_CODE), args.seconds, results)
             b, p = results["cloud-basalt-pg"], results["cloud-parse"]
-            print("\ncloud code    basalt-pg req/s  parse req/s   ratio   basalt p50/p99 ms   parse p50/p99 ms")
+            print("\ncloud code    basalt-pg req/s  parse req/s   ratio   basalt p50/p99 ms   parse p50/p99 ms"
+                  "   cpu basalt/parse   per-core ratio")
             for mode in CLOUD_MODES:
                 print(f"{mode:12} {b[mode]['rps']:>16.0f} {p[mode]['rps']:>12.0f} {b[mode]['rps'] / p[mode]['rps']:>7.1f}x   "
-                      f"{b[mode]['p50_ms']:>6.2f}/{b[mode]['p99_ms']:<8.2f}   {p[mode]['p50_ms']:>6.2f}/{p[mode]['p99_ms']:<8.2f}")
+                      f"{b[mode]['p50_ms']:>6.2f}/{b[mode]['p99_ms']:<8.2f}   {p[mode]['p50_ms']:>6.2f}/{p[mode]['p99_ms']:<8.2f}"
+                      f"   {b[mode]['cpu']:>5.2f}/{p[mode]['cpu']:<5.2f}        {per_core_ratio(b[mode], p[mode])}")
             per_call = 1e6 / b["fn-empty"]["rps"] - 1e6 / b["plain"]["rps"]
             print(f"basalt: an empty function costs {per_call:.0f} µs of the core more than GET /serverInfo"
                   f" ({b['fn-empty']['rps']:.0f} vs {b['plain']['rps']:.0f} req/s; p50 {b['fn-empty']['p50_ms']:.2f}"
@@ -526,12 +556,14 @@ def main():
         results["pgbench"] = pgbench_ceiling(args.seconds)
 
     if "basalt-pg" in results and "parse" in results:
-        print("\nworkload   basalt-pg req/s  parse req/s   ratio   basalt p50/p99 ms   parse p50/p99 ms   pgbench   basalt/pgbench")
+        print("\nworkload   basalt-pg req/s  parse req/s   ratio   basalt p50/p99 ms   parse p50/p99 ms   pgbench   basalt/pgbench"
+              "   cpu basalt/parse   per-core ratio")
         for mode in ["create", "get", "query", "update"]:
             b, p = results["basalt-pg"][mode], results["parse"][mode]
             ceil = results.get("pgbench", {}).get(mode)
             print(f"{mode:8} {b['rps']:>15.0f} {p['rps']:>12.0f} {b['rps'] / p['rps']:>7.1f}x   {b['p50_ms']:>6.2f}/{b['p99_ms']:<8.2f}   "
-                  f"{p['p50_ms']:>6.2f}/{p['p99_ms']:<8.2f}  {ceil or 0:>8.0f}   {(b['rps'] / ceil * 100) if ceil else 0:>5.0f}%")
+                  f"{p['p50_ms']:>6.2f}/{p['p99_ms']:<8.2f}  {ceil or 0:>8.0f}   {(b['rps'] / ceil * 100) if ceil else 0:>5.0f}%"
+                  f"            {b['cpu']:>5.2f}/{p['cpu']:<5.2f}        {per_core_ratio(b, p)}")
         print(f"memory MB  basalt idle {results['basalt-pg']['idle_rss_mb']} peak {results['basalt-pg']['peak_rss_mb']};"
               f"  parse idle {results['parse']['idle_rss_mb']} peak {results['parse']['peak_rss_mb']}")
         if "login" in results["basalt-pg"] and "login" in results["parse"]:
