@@ -27,7 +27,14 @@ and /functions/hello, GET /serverInfo (a plain route that runs no script and rea
 the difference is what invoking a function costs), and a create whose beforeSave sets a field,
 at concurrency 32.
 
-    bench/run [--seconds 10] [--only basalt-pg,parse,basalt-sqlite,pgbench,startup,live,cloud] [--no-users]
+Every wrk run also reads the server's CPU time (its whole process group, from /proc): "cpu" is the
+share of its one core the server used, and "per core" divides requests/s by it.
+
+--pg-core 1 confines PostgreSQL's processes to the load generator's core for the run (and pgbench's
+ceiling with it), so the server's core is its own; without it the scheduler wakes PostgreSQL's
+backends next to the server that sent them a statement, and the two share core 0.
+
+    bench/run [--seconds 10] [--only basalt-pg,parse,basalt-sqlite,pgbench,startup,live,cloud] [--no-users] [--pg-core 1]
 """
 import argparse, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
 
@@ -479,7 +486,33 @@ def main():
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--only", default="startup,basalt-pg,parse,pgbench,basalt-sqlite,live,cloud")
     ap.add_argument("--no-users", action="store_true", help="skip the logged-in (per-user ACL) workloads")
+    ap.add_argument("--pg-core", type=int, default=None,
+                    help="confine PostgreSQL's processes to this core for the run (the load generator's, 1), so the "
+                         "server's core is its own; restored afterwards (needs the right to change their affinity)")
     args = ap.parse_args()
+    if args.pg_core is not None:
+        confine_postgres(str(args.pg_core))
+        try:
+            return run(args)
+        finally:
+            confine_postgres(None)
+    return run(args)
+
+
+def postgres_pids():
+    return [int(p) for p in subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True).stdout.split()]
+
+
+def confine_postgres(core):
+    """Sets the CPU affinity of every PostgreSQL process (new backends inherit the postmaster's):
+    `core`, or every core again when None."""
+    cores = core if core is not None else f"0-{os.cpu_count() - 1}"
+    for pid in postgres_pids():
+        subprocess.run(["taskset", "-a", "-p", "-c", cores, str(pid)], capture_output=True)
+    print(f"PostgreSQL's processes on core(s) {cores}", flush=True)
+
+
+def run(args):
     users = not args.no_users
     todo = args.only.split(",")
     results = {"seconds": args.seconds, "concurrency": CONCURRENCY, "objects": OBJECTS}
