@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, rest, target } from '../lib/harness.mjs';
+import { startServer, rest, target, dbKind } from '../lib/harness.mjs';
 
 const skip = target !== 'basalt' && 'Parse Server cannot replace cloud code without a restart';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -109,5 +109,59 @@ test('POST /cloud_code/deploy: master key only, refuses bad bundles, starts code
     assert.deepEqual((await b('POST', '/functions/hi', { body: {} })).body, { result: 42 });
   } finally {
     await bare.stop();
+  }
+});
+
+// A deploy is kept in the database: every node on it runs the new code, a node started later
+// runs it too (unless its own files changed after the deploy), and it survives a restart.
+test('a deploy reaches every node; a node started later runs it unless its files are newer', { skip: skip || (dbKind !== 'postgres' && 'several nodes need PostgreSQL') }, async () => {
+  const src = mkdtempSync(join(tmpdir(), 'basalt-nodes-'));
+  const nodes = [];
+  const node = async (opts) => { const n = await startServer(opts); nodes.push(n); return n; };
+  const versionOf = async (n) => (await rest(n)('POST', '/functions/version', { body: {} })).body.result;
+  try {
+    writeFileSync(join(src, 'main.js'), code('n1'));
+    const cloud = ['--cloud', join(src, 'main.js')];
+    const a = await node({ extraArgs: cloud });
+    const b = await node({ extraArgs: cloud, shareDatabaseOf: a });
+    assert.deepEqual([await versionOf(a), await versionOf(b)], ['n1', 'n1']);
+
+    const deployed = await rest(a)('POST', '/cloud_code/deploy', { body: { entry: 'main.js', files: { 'main.js': code('n2') } }, master: true });
+    assert.equal(deployed.status, 200, JSON.stringify(deployed.body));
+    assert.equal(await versionOf(a), 'n2');
+    let seen;
+    for (let i = 0; i < 100 && (seen = await versionOf(b)) !== 'n2'; i++) await new Promise((res) => setTimeout(res, 100));
+    assert.equal(seen, 'n2', 'the other node runs the deployed code');
+
+    // Its files are older than the deploy: the deploy wins.
+    const c = await node({ extraArgs: cloud, shareDatabaseOf: a });
+    assert.equal(await versionOf(c), 'n2');
+    // With no --cloud at all, the deploy is what it runs.
+    const bare = await node({ shareDatabaseOf: a });
+    assert.equal(await versionOf(bare), 'n2');
+    // Files changed after the deploy: they win.
+    await new Promise((res) => setTimeout(res, 20));
+    writeFileSync(join(src, 'main.js'), code('n3'));
+    const d = await node({ extraArgs: cloud, shareDatabaseOf: a });
+    assert.equal(await versionOf(d), 'n3');
+  } finally {
+    for (const n of nodes.reverse()) await n.stop();
+    rmSync(src, { recursive: true, force: true });
+  }
+});
+
+test('a deploy survives a restart', { skip }, async () => {
+  const src = mkdtempSync(join(tmpdir(), 'basalt-kept-'));
+  writeFileSync(join(src, 'main.js'), code('k1'));
+  const s = await startServer({ extraArgs: ['--cloud', join(src, 'main.js')] });
+  try {
+    const deployed = await rest(s)('POST', '/cloud_code/deploy', { body: { entry: 'main.js', files: { 'main.js': code('k2') } }, master: true });
+    assert.equal(deployed.status, 200, JSON.stringify(deployed.body));
+    await s.kill9();
+    await s.restart();
+    assert.equal((await rest(s)('POST', '/functions/version', { body: {} })).body.result, 'k2');
+  } finally {
+    await s.stop();
+    rmSync(src, { recursive: true, force: true });
   }
 });

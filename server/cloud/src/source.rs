@@ -65,10 +65,9 @@ impl Source {
     }
 }
 
-/// A fingerprint of the files [`Source::load`] would read for `entry` (names, sizes, modification
-/// times), cheap enough to poll: it changes when any of them does.
-pub fn fingerprint(entry: &Path) -> u64 {
-    fn walk(dir: &Path, h: &mut std::collections::hash_map::DefaultHasher) {
+/// Calls `f` with each file [`Source::load`] would read for `entry`, in a stable order.
+fn visit(entry: &Path, f: &mut impl FnMut(&Path, &std::fs::Metadata)) {
+    fn walk(dir: &Path, f: &mut impl FnMut(&Path, &std::fs::Metadata)) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
         };
@@ -82,24 +81,40 @@ pub fn fingerprint(entry: &Path) -> u64 {
             }
             let Ok(meta) = entry.metadata() else { continue };
             if meta.is_dir() {
-                walk(&entry.path(), h);
+                walk(&entry.path(), f);
                 continue;
             }
             let ext = entry
                 .path()
                 .extension()
                 .and_then(|e| e.to_str().map(str::to_string));
-            if !ext.is_some_and(|e| EXTENSIONS.contains(&e.as_str())) {
-                continue;
+            if ext.is_some_and(|e| EXTENSIONS.contains(&e.as_str())) {
+                f(&entry.path(), &meta);
             }
-            entry.path().hash(h);
-            meta.len().hash(h);
-            meta.modified().ok().hash(h);
         }
     }
+    walk(entry.parent().unwrap_or(Path::new(".")), f);
+}
+
+/// A fingerprint of the files [`Source::load`] would read for `entry` (names, sizes, modification
+/// times), cheap enough to poll: it changes when any of them does.
+pub fn fingerprint(entry: &Path) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    walk(entry.parent().unwrap_or(Path::new(".")), &mut h);
+    visit(entry, &mut |path, meta| {
+        path.hash(&mut h);
+        meta.len().hash(&mut h);
+        meta.modified().ok().hash(&mut h);
+    });
     h.finish()
+}
+
+/// When the newest of the files [`Source::load`] would read for `entry` last changed.
+pub fn last_changed(entry: &Path) -> Option<std::time::SystemTime> {
+    let mut newest = None;
+    visit(entry, &mut |_, meta| {
+        newest = newest.max(meta.modified().ok());
+    });
+    newest
 }
 
 fn collect(

@@ -8,12 +8,18 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use basalt_cloud::{Engine, Source};
+use basalt_query::{Bind, Sql};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult, Code};
+use crate::realtime::bus::Invalidation;
 use crate::state::AppState;
+use crate::storage::{Cell, Col};
+
+/// What a deployed `Source` names as its directory (it has none on this machine).
+pub const DEPLOYED: &str = "(deployed)";
 
 /// How often `--cloudWatch` looks at the files.
 const WATCH_EVERY: Duration = Duration::from_millis(500);
@@ -52,7 +58,7 @@ fn from_bundle(body: &Value) -> ApiResult<Source> {
             "file paths must be relative and stay inside the code's folder",
         ));
     }
-    Ok(Source::new(entry, PathBuf::from("(deployed)"), files))
+    Ok(Source::new(entry, PathBuf::from(DEPLOYED), files))
 }
 
 /// What is now deployed.
@@ -80,15 +86,120 @@ pub async fn install(state: &AppState, source: Source) -> Result<Value, String> 
     Ok(summary(engine))
 }
 
-/// `POST /cloud_code/deploy`.
+/// Deploys kept in `_basalt_cloud_code` beyond the newest (older ones are deleted).
+const KEEP_DEPLOYS: i64 = 10;
+
+/// `POST /cloud_code/deploy`: loads the code here, then keeps it and tells the other nodes.
 pub async fn deploy(state: &AppState, body: &Value) -> ApiResult<Value> {
     let source = from_bundle(body)?;
     let version = source.version;
+    let bundle = bundle(&source);
     let out = install(state, source)
         .await
         .map_err(|e| ApiError::with_code(141, format!("cloud code not deployed: {e}")))?;
+    let id = keep(state, version, &bundle).await?;
+    state.realtime.invalidate(Invalidation::CloudCode(id));
     tracing::info!(version = %format!("{version:016x}"), "cloud code deployed");
     Ok(out)
+}
+
+async fn keep(state: &AppState, version: u64, bundle: &Value) -> ApiResult<i64> {
+    let dialect = state.storage.dialect();
+    let mut sql = Sql::new(dialect);
+    sql.push("INSERT INTO \"_basalt_cloud_code\" (version, bundle, deployed_at) VALUES (");
+    sql.bind(Bind::Text(format!("{version:016x}")));
+    sql.push(", ");
+    sql.bind(Bind::Text(bundle.to_string()));
+    sql.push(", ");
+    sql.bind(Bind::Int(chrono::Utc::now().timestamp_millis()));
+    sql.push(") RETURNING id");
+    let id = match state.storage.write_fetch(&sql, &[Col::Int]).await?.first() {
+        Some(row) => match row.first() {
+            Some(Cell::Int(id)) => *id,
+            _ => 0,
+        },
+        None => 0,
+    };
+    let mut old = Sql::new(dialect);
+    old.push("DELETE FROM \"_basalt_cloud_code\" WHERE id <= ");
+    old.bind(Bind::Int(id - KEEP_DEPLOYS));
+    if let Err(e) = state.storage.execute(&old).await {
+        tracing::warn!("cannot delete old cloud-code deploys: {e}");
+    }
+    Ok(id)
+}
+
+/// A kept deploy: its id, when it was made (ms since the epoch) and its code.
+pub struct Kept {
+    pub id: i64,
+    pub deployed_at: i64,
+    pub source: Source,
+}
+
+/// The deploy with `id`, or the newest when `None`.
+pub async fn kept(state: &AppState, id: Option<i64>) -> Result<Option<Kept>, String> {
+    let mut sql = Sql::new(state.storage.dialect());
+    sql.push("SELECT id, deployed_at, bundle FROM \"_basalt_cloud_code\"");
+    if let Some(id) = id {
+        sql.push(" WHERE id = ");
+        sql.bind(Bind::Int(id));
+    }
+    sql.push(" ORDER BY id DESC LIMIT 1");
+    let rows = state
+        .storage
+        .fetch(&sql, &[Col::Int, Col::Int, Col::Text])
+        .await
+        .map_err(|e| format!("cannot read the deployed cloud code: {e}"))?;
+    let Some([Cell::Int(id), Cell::Int(at), Cell::Text(bundle)]) = rows.first().map(Vec::as_slice)
+    else {
+        return Ok(None);
+    };
+    let body: Value =
+        serde_json::from_str(bundle).map_err(|e| format!("deploy {id} is not a bundle: {e}"))?;
+    let source = from_bundle(&body).map_err(|e| format!("deploy {id}: {}", e.message))?;
+    Ok(Some(Kept {
+        id: *id,
+        deployed_at: *at,
+        source,
+    }))
+}
+
+/// Another node deployed: run what it kept.
+pub async fn follow(state: &AppState, id: i64) {
+    match kept(state, Some(id)).await {
+        Ok(Some(k)) => match install(state, k.source).await {
+            Ok(s) => tracing::info!(version = %s["version"], "cloud code deployed on another node"),
+            Err(e) => {
+                tracing::error!("cloud code deployed on another node does not load here: {e}")
+            }
+        },
+        Ok(None) => tracing::warn!(id, "a cloud-code deploy is gone"),
+        Err(e) => tracing::error!("{e}"),
+    }
+}
+
+/// At start: the code to run, given what `--cloud` names (if anything) and the newest deploy.
+/// The deploy wins unless the files changed after it.
+pub async fn at_start(state: &AppState, files: Option<Source>) -> Result<Option<Source>, String> {
+    let Some(k) = kept(state, None).await? else {
+        return Ok(files);
+    };
+    let newer_files = |path: &std::path::Path| {
+        basalt_cloud::last_changed(path)
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .is_some_and(|t| t.as_millis() as i64 > k.deployed_at)
+    };
+    match (files, state.config.cloud.as_deref()) {
+        (Some(f), Some(path)) if newer_files(path) => Ok(Some(f)),
+        _ => {
+            tracing::info!(
+                deploy = k.id,
+                version = %format!("{:016x}", k.source.version),
+                "running the deployed cloud code"
+            );
+            Ok(Some(k.source))
+        }
+    }
 }
 
 /// `--cloudWatch`: reloads `--cloud` whenever its files change.

@@ -64,13 +64,22 @@ impl Origin {
 /// Loads `--cloud` into a running engine, if one is configured. Fails when the code does not
 /// load, naming the file and the script's error.
 pub async fn start(state: &AppState) -> Result<(), String> {
-    let Some(path) = &state.config.cloud else {
+    let files = match &state.config.cloud {
+        Some(path) => Some(Source::load(path)?),
+        None => None,
+    };
+    let Some(source) = deploy::at_start(state, files).await? else {
         return Ok(());
     };
-    let source = Source::load(path)?;
+    let from = match &state.config.cloud {
+        Some(path) if source.dir != std::path::Path::new(deploy::DEPLOYED) => {
+            format!("--cloud {}", path.display())
+        }
+        _ => "the deployed cloud code".to_string(),
+    };
     start_with(state, source)
         .await
-        .map_err(|e| format!("--cloud {}: {e}", path.display()))?;
+        .map_err(|e| format!("{from}: {e}"))?;
     deploy::watch(state);
     Ok(())
 }

@@ -35,6 +35,8 @@ pub enum Invalidation {
     /// A class, its fields, permissions or indexes changed: reload the schemas, and do not
     /// reuse statements prepared for the old tables.
     Schema,
+    /// Cloud code was deployed (the `_basalt_cloud_code` row): run it.
+    CloudCode(i64),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -296,6 +298,9 @@ async fn apply(state: &AppState, body: Body) {
             if let Err(e) = state.schemas.reload(&state.storage).await {
                 tracing::error!(error = %e.message, "realtime: cannot reload the schemas another node changed");
             }
+        }
+        Body::Invalidate(Invalidation::CloudCode(id)) => {
+            crate::cloud::deploy::follow(state, id).await
         }
         // A stored payload never points at another.
         Body::Stored(_) => {}

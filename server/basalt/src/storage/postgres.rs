@@ -59,6 +59,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "job_runs",
         include_str!("../../../../migrations/postgres/0007_job_runs.sql"),
     ),
+    (
+        8,
+        "cloud_code",
+        include_str!("../../../../migrations/postgres/0008_cloud_code.sql"),
+    ),
 ];
 /// Connections for statements (requests), per node.
 const STATEMENT_CONNECTIONS: usize = 30;

@@ -61,6 +61,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "job_runs",
         include_str!("../../../../migrations/sqlite/0007_job_runs.sql"),
     ),
+    (
+        8,
+        "cloud_code",
+        include_str!("../../../../migrations/sqlite/0008_cloud_code.sql"),
+    ),
 ];
 
 /// How often the checkpointer copies the WAL back into the database.
