@@ -117,10 +117,10 @@ def cpu_seconds(pgid):
 
 
 class Server:
-    def __init__(self, name, cmd, base, env=None):
+    def __init__(self, name, cmd, base, env=None, cwd=None):
         self.name, self.base = name, base
         self.proc = subprocess.Popen(["taskset", "-c", "0"] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     env={**os.environ, **(env or {})}, start_new_session=True)
+                                     env={**os.environ, **(env or {})}, start_new_session=True, cwd=cwd)
         wait_health(base, self.proc)
 
     def stop(self):
@@ -282,12 +282,14 @@ def fresh_pg_db(name):
 def start_basalt_pg(tmp):
     port = free_port()
     uri = fresh_pg_db("basalt_bench")
-    return Server("basalt-pg", basalt_cmd(port, uri, tmp), f"http://127.0.0.1:{port}/parse")
+    # In its own directory: started in the repository, Basalt would load ./cloud-code/main.js.
+    return Server("basalt-pg", basalt_cmd(port, uri, tmp), f"http://127.0.0.1:{port}/parse", cwd=tmp)
 
 
 def start_basalt_sqlite(tmp):
     port = free_port()
-    return Server("basalt-sqlite", basalt_cmd(port, f"sqlite://{tmp}/bench.db", tmp), f"http://127.0.0.1:{port}/parse")
+    return Server("basalt-sqlite", basalt_cmd(port, f"sqlite://{tmp}/bench.db", tmp), f"http://127.0.0.1:{port}/parse",
+                  cwd=tmp)
 
 
 def start_parse(tmp, livequery=None, cloud=None):
@@ -461,14 +463,17 @@ UPDATE "{CLASS}" AS t0 SET "updatedAt" = now(), "n" = COALESCE(t0."n", 0) + 1 WH
     return out
 
 
-def startup(runs=20):
-    """Process start to the first successful /health, and idle memory, on SQLite."""
+def startup(runs=20, cloud=None):
+    """Process start to the first successful /health, and idle memory, on SQLite; in an empty
+    directory (so no ./cloud-code/main.js is picked up), or with `--cloud cloud`."""
     times, rss = [], []
     for _ in range(runs):
         tmp = tempfile.mkdtemp(prefix="bench-start-")
         port = free_port()
+        extra = ["--cloud", cloud] if cloud else []
         t0 = time.perf_counter()
-        proc = subprocess.Popen(basalt_cmd(port, f"sqlite://{tmp}/s.db", tmp), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(basalt_cmd(port, f"sqlite://{tmp}/s.db", tmp) + extra, cwd=tmp,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_health(f"http://127.0.0.1:{port}/parse", proc)
         times.append((time.perf_counter() - t0) * 1000)
         time.sleep(0.2)
@@ -520,6 +525,9 @@ def run(args):
         print("startup (SQLite, 20 runs)", flush=True)
         results["startup"] = startup()
         print(f"  {results['startup']}", flush=True)
+        print("startup with cloud-code/main.js loaded (SQLite, 20 runs)", flush=True)
+        results["startup-cloud"] = startup(cloud=os.path.join(ROOT, "cloud-code", "main.js"))
+        print(f"  {results['startup-cloud']}", flush=True)
     # SQLite first: PostgreSQL's checkpointer and autovacuum work off the PostgreSQL runs'
     # writes for minutes afterwards, on the same two cores.
     if "basalt-sqlite" in todo:
@@ -566,7 +574,7 @@ def run(args):
             port = free_port()
             uri = fresh_pg_db("basalt_bench")
             return Server("basalt-pg", basalt_cmd(port, uri, tmp) + ["--cloud", CLOUD_CODE],
-                          f"http://127.0.0.1:{port}/parse")
+                          f"http://127.0.0.1:{port}/parse", cwd=tmp)
         run_cloud("basalt-pg", start_cloud_basalt, args.seconds, results)
         if os.path.exists(ORACLE):
             print("cloud code: parse-server 9 on PostgreSQL", flush=True)
