@@ -292,7 +292,15 @@ impl Tx {
         index: &str,
         fields: &[(String, bool, Col)],
     ) -> StorageResult<()> {
-        let order: Vec<(String, bool)> = fields.iter().map(|(f, a, _)| (f.clone(), *a)).collect();
+        let mut order: Vec<(String, bool)> =
+            fields.iter().map(|(f, a, _)| (f.clone(), *a)).collect();
+        if self.dialect() == Dialect::Sqlite {
+            // SQLite's ACL-aware form: the read ACL as the index's last column, so a query
+            // through the index tests each entry's ACL from the index itself and looks up
+            // only the rows the caller may read (a user's query over a large class read every
+            // row of the range from the table to find its few).
+            order.push(("_rperm".to_string(), true));
+        }
         self.ddl(&ddl::create_index(class, index, &order, false))
             .await?;
         if self.dialect() == Dialect::Postgres {
