@@ -203,13 +203,13 @@ impl Storage {
         match self {
             Storage::Sqlite(s) => s.fetch(sql, cols),
             Storage::Postgres(s) => {
-                let mut lease = s.lease().await?;
+                let mut lease = s.lease(sql).await?;
                 match postgres::fetch(&mut lease, sql, cols).await {
                     // A read is safe to repeat: once, on a fresh connection, when the one it
                     // got had been closed by the database (a restart since its last use).
                     Err(_) if lease.is_broken() => {
                         drop(lease);
-                        postgres::fetch(&mut s.lease().await?, sql, cols).await
+                        postgres::fetch(&mut s.lease(sql).await?, sql, cols).await
                     }
                     r => r,
                 }
@@ -221,7 +221,7 @@ impl Storage {
     pub async fn execute(&self, sql: &Sql) -> StorageResult<u64> {
         match self {
             Storage::Sqlite(s) => s.execute_alone(sql).await,
-            Storage::Postgres(s) => postgres::execute(&mut s.lease().await?, sql).await,
+            Storage::Postgres(s) => postgres::execute(&mut s.lease(sql).await?, sql).await,
         }
     }
 
@@ -229,7 +229,7 @@ impl Storage {
     pub async fn write_fetch(&self, sql: &Sql, cols: &[Col]) -> StorageResult<Vec<Vec<Cell>>> {
         match self {
             Storage::Sqlite(s) => s.fetch_alone(sql, cols).await,
-            Storage::Postgres(s) => postgres::fetch(&mut s.lease().await?, sql, cols).await,
+            Storage::Postgres(s) => postgres::fetch(&mut s.lease(sql).await?, sql, cols).await,
         }
     }
 

@@ -39,6 +39,8 @@ struct Idle {
 
 pub struct Conns {
     options: PgConnectOptions,
+    /// The connections plan every statement for its values (`plan_cache_mode`).
+    custom_plans: bool,
     idle: Mutex<Vec<Idle>>,
     permits: Arc<Semaphore>,
     epoch: Instant,
@@ -52,8 +54,15 @@ impl Conns {
         max: usize,
         epoch: Instant,
         last_ddl: Arc<AtomicU64>,
+        custom_plans: bool,
     ) -> Arc<Self> {
+        let options = if custom_plans {
+            options.options([("plan_cache_mode", "force_custom_plan")])
+        } else {
+            options
+        };
         Arc::new(Self {
+            custom_plans,
             options,
             idle: Mutex::new(Vec::with_capacity(max)),
             permits: Arc::new(Semaphore::new(max)),
@@ -189,6 +198,11 @@ impl Lease {
             // connections are as dead as this one, so none of them is handed out again.
             self.conns.purge_idle();
         }
+    }
+
+    /// Whether PostgreSQL plans every statement on this connection for its values.
+    pub fn plans_each_time(&self) -> bool {
+        self.conns.custom_plans
     }
 
     /// Whether a statement failed because the connection did.

@@ -18,6 +18,8 @@ use super::{Cell, Col, StorageError, StorageResult, map_err};
 pub struct PgStore {
     pub pool: PgPool,
     pub conns: Arc<Conns>,
+    /// Connections with `plan_cache_mode = force_custom_plan`, for [`Sql::custom_plan`] reads.
+    planned: Arc<Conns>,
     /// When the schema last changed (nanoseconds after `epoch`); see [`PgStore::schema_changed`].
     last_ddl: Arc<AtomicU64>,
     epoch: Instant,
@@ -67,6 +69,8 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 ];
 /// Connections for statements (requests), per node.
 const STATEMENT_CONNECTIONS: usize = 30;
+/// Connections for reads planned for their values (a user's finds), per node.
+const PLANNED_CONNECTIONS: usize = 8;
 
 /// An arbitrary constant naming Basalt's migration lock.
 const MIGRATION_LOCK: i64 = 0x6261_7361_6c74;
@@ -86,18 +90,34 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(opts.clone())
             .await?;
-        let conns = Conns::new(opts, STATEMENT_CONNECTIONS, epoch, last_ddl.clone());
+        // Statements that must be planned for their values run, prepared like the rest (one
+        // round trip), on connections where PostgreSQL never falls back to a generic plan.
+        let planned = Conns::new(
+            opts.clone(),
+            PLANNED_CONNECTIONS,
+            epoch,
+            last_ddl.clone(),
+            true,
+        );
+        let conns = Conns::new(opts, STATEMENT_CONNECTIONS, epoch, last_ddl.clone(), false);
         Ok(Self {
             pool,
             conns,
+            planned,
             last_ddl,
             epoch,
         })
     }
 
-    /// A connection for one statement outside any transaction.
-    pub async fn lease(&self) -> StorageResult<Lease> {
-        self.conns.acquire().await.map_err(map_err)
+    /// A connection for one statement outside any transaction: one that plans every statement
+    /// for its values when `sql` asks for that.
+    pub async fn lease(&self, sql: &Sql) -> StorageResult<Lease> {
+        let conns = if sql.custom_plan {
+            &self.planned
+        } else {
+            &self.conns
+        };
+        conns.acquire().await.map_err(map_err)
     }
 
     /// Records that tables changed (after the commit that changed them, or another node's).
@@ -148,9 +168,15 @@ impl PgStore {
     }
 }
 
-fn query(sql: &Sql) -> sqlx::query::Query<'_, Postgres, sqlx::postgres::PgArguments> {
-    // An unnamed statement is planned with its values at every execution.
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.text.as_str())).persistent(!sql.custom_plan);
+fn query(
+    sql: &Sql,
+    lease: &Lease,
+) -> sqlx::query::Query<'static, Postgres, sqlx::postgres::PgArguments> {
+    // A statement to be planned for its values is prepared only where PostgreSQL plans every
+    // execution anew (`force_custom_plan`); elsewhere (in a transaction) it runs unnamed, which
+    // is planned with its values at the cost of a second round trip.
+    let persistent = !sql.custom_plan || lease.plans_each_time();
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.text.as_str())).persistent(persistent);
     for b in &sql.binds {
         q = match b {
             Bind::Text(s) => q.bind(s.as_str()),
@@ -167,15 +193,17 @@ fn query(sql: &Sql) -> sqlx::query::Query<'_, Postgres, sqlx::postgres::PgArgume
 }
 
 pub async fn execute(lease: &mut Lease, sql: &Sql) -> StorageResult<u64> {
+    let q = query(sql, lease);
     let conn = lease.statement().map_err(map_err)?;
-    let r = query(sql).execute(conn).await;
+    let r = q.execute(conn).await;
     lease.settle(&r);
     r.map(|r| r.rows_affected()).map_err(map_err)
 }
 
 pub async fn fetch(lease: &mut Lease, sql: &Sql, cols: &[Col]) -> StorageResult<Vec<Vec<Cell>>> {
+    let q = query(sql, lease);
     let conn = lease.statement().map_err(map_err)?;
-    let r = query(sql).fetch_all(conn).await;
+    let r = q.fetch_all(conn).await;
     lease.settle(&r);
     r.map_err(map_err)?
         .iter()
