@@ -27,7 +27,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 const TRUST_IDLE: Duration = Duration::from_millis(500);
 /// An idle connection unused for this long is closed.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
-/// How long a request waits for a connection when all are busy.
+/// How long a request waits for a connection when all are busy, or for a new one to open.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 struct Idle {
@@ -97,7 +97,9 @@ impl Conns {
             return Ok(self.lease(idle.conn, idle.opened, permit));
         }
         let opened = self.now();
-        let conn = PgConnection::connect_with(&self.options).await?;
+        let conn = tokio::time::timeout(ACQUIRE_TIMEOUT, PgConnection::connect_with(&self.options))
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)??;
         Ok(self.lease(conn, opened, permit))
     }
 
