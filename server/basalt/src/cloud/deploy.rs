@@ -113,12 +113,9 @@ async fn keep(state: &AppState, version: u64, bundle: &Value) -> ApiResult<i64> 
     sql.push(", ");
     sql.bind(Bind::Int(chrono::Utc::now().timestamp_millis()));
     sql.push(") RETURNING id");
-    let id = match state.storage.write_fetch(&sql, &[Col::Int]).await?.first() {
-        Some(row) => match row.first() {
-            Some(Cell::Int(id)) => *id,
-            _ => 0,
-        },
-        None => 0,
+    let rows = state.storage.write_fetch(&sql, &[Col::Int]).await?;
+    let Some(&Cell::Int(id)) = rows.first().and_then(|r| r.first()) else {
+        return Err(ApiError::internal("the deploy was not stored"));
     };
     let mut old = Sql::new(dialect);
     old.push("DELETE FROM \"_basalt_cloud_code\" WHERE id <= ");
