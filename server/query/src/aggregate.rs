@@ -306,14 +306,7 @@ impl Pipeline {
                 }
             }
             if level.limit.is_some() || level.skip > 0 {
-                sql.push(" LIMIT ");
-                sql.bind(Bind::Int(
-                    level
-                        .limit
-                        .map_or(i64::MAX, |l| i64::try_from(l).unwrap_or(i64::MAX)),
-                ));
-                sql.push(" OFFSET ");
-                sql.bind(Bind::Int(i64::try_from(level.skip).unwrap_or(i64::MAX)));
+                sql.limit(level.limit, level.skip);
             }
             binds = sql.binds;
             inner = Some(sql.text);

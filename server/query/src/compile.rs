@@ -129,7 +129,16 @@ impl Compiler<'_> {
                 sql.push("(COALESCE(")
                     .column(alias, column)
                     .push(", '{*}'::text[]) && ");
-                sql.bind(Bind::TextArray(perms.to_vec()));
+                // Public access alone is written out, not bound: PostgreSQL can then price the
+                // test from the column's statistics (nearly every object is public) in the
+                // prepared statement's generic plan, which it keeps. Bound, the generic plan
+                // takes the ACL index as selective; PostgreSQL rejects it and plans every
+                // execution anew (measured: a public query's planning cost as much as running it).
+                if perms.len() == 1 && perms[0] == "*" {
+                    sql.push("'{*}'::text[]");
+                } else {
+                    sql.bind(Bind::TextArray(perms.to_vec()));
+                }
                 sql.push(")");
             }
             Dialect::Sqlite => {

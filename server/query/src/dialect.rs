@@ -57,6 +57,24 @@ impl Sql {
         self
     }
 
+    /// Appends ` LIMIT n` (`None`: no limit) and, when `skip` is not 0, ` OFFSET $k`.
+    ///
+    /// The limit is written into the text, not bound: PostgreSQL prices a generic plan's
+    /// `LIMIT $n`/`OFFSET $n` as unknown, finds it dearer than the custom plan, and then plans
+    /// the prepared statement again at every execution — measured as most of PostgreSQL's CPU
+    /// on a get by id. A literal costs nothing to trust (it is a number) and few distinct limits
+    /// are used. The skip stays a bind, so paging through results reuses one statement.
+    pub fn limit(&mut self, limit: Option<u64>, skip: u64) -> &mut Self {
+        let limit = limit.map_or(i64::MAX, |l| i64::try_from(l).unwrap_or(i64::MAX));
+        self.text.push_str(" LIMIT ");
+        self.text.push_str(&limit.to_string());
+        if skip > 0 {
+            self.push(" OFFSET ");
+            self.bind(Bind::Int(i64::try_from(skip).unwrap_or(i64::MAX)));
+        }
+        self
+    }
+
     /// Appends a placeholder for `b` and returns its number.
     pub fn bind(&mut self, b: Bind) -> usize {
         self.binds.push(b);

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use basalt_query::filter::{CmpOp, KeyPath};
-use basalt_query::{Bind, ClassSchema, Compiler, Filter, Sql};
+use basalt_query::{ClassSchema, Compiler, Filter, Sql};
 use serde_json::{Map, Value};
 
 use super::codec::Projection;
@@ -241,10 +241,7 @@ pub async fn find(
         sql.push(" FROM ").ident(class.as_str()).push(" t0 WHERE ");
         compiler.where_clause(&schema, filter, 0, &mut sql)?;
         compiler.order_by(&schema, opts.order.as_deref(), opts.filter.near(), &mut sql)?;
-        sql.push(" LIMIT ");
-        sql.bind(Bind::Int(i64::try_from(opts.limit).unwrap_or(i64::MAX)));
-        sql.push(" OFFSET ");
-        sql.bind(Bind::Int(i64::try_from(opts.skip).unwrap_or(i64::MAX)));
+        sql.limit(Some(opts.limit), opts.skip);
         sql.custom_plan = custom_plan;
         let rows = state.storage.fetch(&sql, &projection.cols()).await?;
         let mut objects: Vec<Value> = rows
