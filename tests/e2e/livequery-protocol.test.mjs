@@ -2,6 +2,7 @@
 // them, checked against the oracle), --liveQuery classNames, and two nodes on one PostgreSQL.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
 import { startServer, rest, sdk, uniqueClass, dbKind } from '../lib/harness.mjs';
 import { signUp } from '../lib/util.mjs';
 import { rawSocket, liveClient, subscribe, eventFor } from '../lib/live.mjs';
@@ -249,6 +250,69 @@ test('two nodes on one PostgreSQL are one realtime system: events and revocation
     // An SDK client left open reconnects forever and keeps node from exiting.
     await c1?.close().catch(() => {});
     await second.stop();
+  }
+});
+
+const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
+
+test('events go out on the bus only for classes some node subscribes to', { skip: dbKind !== 'postgres' && 'PostgreSQL only (SQLite is one node)' }, async () => {
+  const one = await startServer();
+  const two = await startServer({ shareDatabaseOf: one });
+  const spyName = `basalt_spy_${process.pid}_${Date.now()}`;
+  let spy;
+  try {
+    const watched = uniqueClass('LqWatched');
+    const unwatched = uniqueClass('LqUnwatched');
+    const s = await socket(two);
+    s.send(connect(two));
+    assert.equal((await s.next()).op, 'connected');
+    s.send({ op: 'subscribe', requestId: 1, query: { className: watched, where: {} } });
+    assert.equal((await s.next()).op, 'subscribed');
+    // Past both nodes' warm-up (6 s after joining the bus), while a node sends every event.
+    await sleep(6500);
+    // A LISTENer of our own on the nodes' channel: psql prints what it heard once its sleep ends.
+    spy = spawn('psql', ['-X', '-q', one.dbURI, '-c', 'LISTEN basalt', '-c', 'SELECT pg_sleep(5)'],
+      { env: { ...process.env, PGAPPNAME: spyName }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let heardOnBus = '';
+    spy.stdout.on('data', (d) => { heardOnBus += d.toString(); });
+    const spyDone = new Promise((res) => spy.once('exit', res));
+    let listening = false;
+    for (let i = 0; i < 200 && !listening; i++) {
+      const n = execFileSync('psql', ['-X', '-qAt', one.dbURI, '-c',
+        `select count(*) from pg_stat_activity where application_name = '${spyName}' and query like '%pg_sleep%'`]).toString().trim();
+      listening = n === '1';
+      if (!listening) await sleep(20);
+    }
+    assert.ok(listening, 'the LISTENing psql did not start');
+    const r1 = rest(one);
+    const quiet = await r1('POST', `/classes/${unwatched}`, { body: { k: 1 }, master: true });
+    assert.equal(quiet.status, 201);
+    const loud = await r1('POST', `/classes/${watched}`, { body: { k: 1 }, master: true });
+    assert.equal(loud.status, 201);
+    const ev = await s.next();
+    assert.equal(ev.op, 'create');
+    assert.equal(ev.object.objectId, loud.body.objectId, 'node two did not hear a write made on node one');
+    s.send({ op: 'unsubscribe', requestId: 1 });
+    assert.equal((await s.next()).op, 'unsubscribed');
+    await sleep(1000);
+    const late = await r1('POST', `/classes/${watched}`, { body: { k: 2 }, master: true });
+    assert.equal(late.status, 201);
+    await spyDone;
+    assert.ok(heardOnBus.includes(loud.body.objectId), `the watched class's event did not go out on the bus:\n${heardOnBus}`);
+    assert.ok(!heardOnBus.includes(quiet.body.objectId), 'an event no node subscribes to went out on the bus');
+    assert.ok(!heardOnBus.includes(late.body.objectId), 'events went out after the last subscriber left');
+    // A first subscription to a class is confirmed once the other node publishes the class: a
+    // write made on it right after `subscribed` arrives.
+    const fresh = uniqueClass('LqFresh');
+    s.send({ op: 'subscribe', requestId: 2, query: { className: fresh, where: {} } });
+    assert.equal((await s.next()).op, 'subscribed');
+    const first = await r1('POST', `/classes/${fresh}`, { body: { k: 3 }, master: true });
+    const ev2 = await s.next();
+    assert.equal(ev2.object.objectId, first.body.objectId);
+  } finally {
+    spy?.kill();
+    await two.stop();
+    await one.stop();
   }
 });
 

@@ -153,6 +153,8 @@ impl Group {
 struct Hub {
     /// class → query key → group.
     classes: HashMap<String, HashMap<String, Group>>,
+    /// class → the version of this node's interests that first named it (see [`bus`]).
+    announced: HashMap<String, u64>,
 }
 
 pub struct Realtime {
@@ -201,28 +203,44 @@ impl Realtime {
         }
     }
 
-    /// Whether writes to `class` produce events. A node without a bus (one node on SQLite)
-    /// knows every subscription, so a write nobody subscribes to costs nothing.
+    /// Whether writes to `class` produce events: some client of this node, or (as far as this
+    /// node knows) of another, subscribes to it. A write nobody watches costs nothing.
     pub fn publishes(&self, class: &str) -> bool {
         !never_published(class)
             && self.classes.as_ref().is_none_or(|c| c.contains(class))
-            && (self.bus.is_some()
-                || self
-                    .hub
-                    .read()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .classes
-                    .contains_key(class))
+            && (self
+                .hub
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .classes
+                .contains_key(class)
+                || self.bus.as_ref().is_some_and(|b| b.wants(class)))
     }
 
     /// Hands committed events to this node's subscribers and, through the bus, to the others'.
     pub fn publish(&self, events: Vec<Event>) {
         for e in events {
             let e = Arc::new(e);
-            if let Some(bus) = &self.bus {
+            if let Some(bus) = &self.bus
+                && bus.wants(&e.class)
+            {
                 bus.send(&e);
             }
             let _ = self.local.send(e);
+        }
+    }
+
+    /// The classes this node's clients subscribe to.
+    pub fn watched_classes(&self) -> Vec<String> {
+        let hub = self.hub.read().unwrap_or_else(|e| e.into_inner());
+        hub.classes.keys().cloned().collect()
+    }
+
+    /// Waits until the other nodes publish the class of a subscription `subscribe` announced
+    /// in `version` (at once on one node, or once they have acknowledged it).
+    pub async fn confirmed(&self, version: Option<u64>) {
+        if let (Some(bus), Some(v)) = (&self.bus, version) {
+            bus.confirmed(v).await;
         }
     }
 
@@ -256,7 +274,8 @@ impl Realtime {
         }
     }
 
-    /// Adds (or replaces, under the same request id) a subscription.
+    /// Adds (or replaces, under the same request id) a subscription. Returns the version of
+    /// this node's interests that named its class to the other nodes (for [`Self::confirmed`]).
     fn subscribe(
         &self,
         class: &str,
@@ -264,12 +283,22 @@ impl Realtime {
         filter: Filter,
         compiled: (Arc<ClassSchema>, CompiledFilter),
         sub: Sub,
-    ) {
+    ) -> Option<u64> {
         let key = query_key(where_);
         let client = sub.client.clone();
         let rid = sub.request_id.to_string();
         self.unsubscribe(&client, &rid);
         let mut hub = self.hub.write().unwrap_or_else(|e| e.into_inner());
+        let version = self.bus.as_ref().map(|bus| {
+            if let Some(v) = hub.announced.get(class) {
+                return *v;
+            }
+            let mut classes: Vec<String> = hub.classes.keys().cloned().collect();
+            classes.push(class.to_string());
+            let v = bus.announce(classes, true);
+            hub.announced.insert(class.to_string(), v);
+            v
+        });
         hub.classes
             .entry(class.to_string())
             .or_default()
@@ -286,6 +315,7 @@ impl Realtime {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(rid, (class.to_string(), key));
+        version
     }
 
     /// Removes one subscription; false if the client had none under that id.
@@ -310,6 +340,10 @@ impl Realtime {
             }
             if groups.is_empty() {
                 hub.classes.remove(&class);
+                hub.announced.remove(&class);
+                if let Some(bus) = &self.bus {
+                    bus.announce(hub.classes.keys().cloned().collect(), false);
+                }
             }
         }
         true

@@ -311,12 +311,13 @@ async fn subscribe(
             fields,
         },
     };
-    state.realtime.subscribe(
+    let version = state.realtime.subscribe(
         &req.class_name,
         &req.where_,
         filter,
         (schema, compiled),
         sub,
     );
+    state.realtime.confirmed(version).await;
     Ok(())
 }
