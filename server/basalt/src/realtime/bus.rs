@@ -108,6 +108,8 @@ struct Peers {
 #[derive(Debug)]
 struct Peer {
     classes: HashSet<String>,
+    /// The version of `classes`: an older message (overtaken on its way) is not applied.
+    version: u64,
     seen: Instant,
     /// Our highest interest version this node has acknowledged.
     acked: u64,
@@ -143,11 +145,21 @@ impl Peers {
     fn peer(&mut self, node: &str, now: Instant) -> &mut Peer {
         let p = self.nodes.entry(node.to_string()).or_insert_with(|| Peer {
             classes: HashSet::new(),
+            version: 0,
             seen: now,
             acked: 0,
         });
         p.seen = now;
         p
+    }
+
+    /// A node's classes as of its version `v` (ignored if a newer version was applied).
+    fn interest(&mut self, node: &str, classes: Vec<String>, v: u64, now: Instant) {
+        let p = self.peer(node, now);
+        if v >= p.version {
+            p.version = v;
+            p.classes = classes.into_iter().collect();
+        }
     }
 
     /// Whether a subscription announced in version `v` is in force on every node: `Err` with
@@ -208,12 +220,24 @@ impl Bus {
         self.peers().wants(class, Instant::now())
     }
 
-    /// Tells the other nodes this node's subscribed classes (all of them); returns the version
-    /// that carries them. `ask`: they acknowledge it (see [`Self::confirmed`]).
+    /// Tells the other nodes this node's subscribed classes (all of them), changed: returns
+    /// the new version that carries them. `ask`: they acknowledge it (see [`Self::confirmed`]).
+    /// The caller holds the lock its classes come from, so messages leave in the order of the
+    /// changes.
     pub fn announce(&self, classes: Vec<String>, ask: bool) -> u64 {
         let v = self.version.fetch_add(1, Ordering::Relaxed) + 1;
         self.queue(Body::Interest { classes, v, ask });
         v
+    }
+
+    /// Tells the other nodes the current classes again (same lock rule as [`Self::announce`]).
+    pub fn repeat(&self, classes: Vec<String>) {
+        let v = self.version.load(Ordering::Relaxed);
+        self.queue(Body::Interest {
+            classes,
+            v,
+            ask: false,
+        });
     }
 
     /// Waits until every other node has put interest version `v` in force (at most
@@ -318,12 +342,7 @@ async fn heartbeat(state: AppState) {
             return;
         };
         bus.peers().forget_gone(Instant::now());
-        let v = bus.version.load(Ordering::Relaxed);
-        bus.queue(Body::Interest {
-            classes: state.realtime.watched_classes(),
-            v,
-            ask: false,
-        });
+        state.realtime.repeat_interest();
     }
 }
 
@@ -499,16 +518,12 @@ async fn apply(state: &AppState, from: &str, body: Body) {
         Body::Hello {} => {
             if let Some(bus) = &state.realtime.bus {
                 bus.peers().peer(from, Instant::now());
-                bus.queue(Body::Interest {
-                    classes: state.realtime.watched_classes(),
-                    v: bus.version.load(Ordering::Relaxed),
-                    ask: false,
-                });
+                state.realtime.repeat_interest();
             }
         }
         Body::Interest { classes, v, ask } => {
             if let Some(bus) = &state.realtime.bus {
-                bus.peers().peer(from, Instant::now()).classes = classes.into_iter().collect();
+                bus.peers().interest(from, classes, v, Instant::now());
                 // In force from now on: this node's next write decides with it.
                 if ask {
                     bus.queue(Body::Ack {
@@ -629,8 +644,19 @@ mod tests {
         assert!(p.wants("Anything", t0 + WARMUP - Duration::from_millis(1)));
         let after = t0 + WARMUP;
         assert!(!p.wants("Anything", after));
-        p.peer("b", after).classes = ["Message".to_string()].into();
+        p.interest("b", vec!["Message".to_string()], 1, after);
         assert!(p.wants("Message", after));
+        assert!(!p.wants("Other", after));
+        // A message overtaken by a newer one is not applied.
+        p.interest(
+            "b",
+            vec!["Message".to_string(), "Other".to_string()],
+            3,
+            after,
+        );
+        p.interest("b", vec![], 2, after);
+        assert!(p.wants("Message", after) && p.wants("Other", after));
+        p.interest("b", vec!["Message".to_string()], 4, after);
         assert!(!p.wants("Other", after));
         // A node gone quiet takes its interests with it.
         assert!(!p.wants("Message", after + EXPIRE));

@@ -230,10 +230,13 @@ impl Realtime {
         }
     }
 
-    /// The classes this node's clients subscribe to.
-    pub fn watched_classes(&self) -> Vec<String> {
-        let hub = self.hub.read().unwrap_or_else(|e| e.into_inner());
-        hub.classes.keys().cloned().collect()
+    /// Tells the other nodes again which classes this node's clients subscribe to. Under the
+    /// hub's lock, as every change is announced: a repeat cannot overtake a change.
+    pub fn repeat_interest(&self) {
+        if let Some(bus) = &self.bus {
+            let hub = self.hub.read().unwrap_or_else(|e| e.into_inner());
+            bus.repeat(hub.classes.keys().cloned().collect());
+        }
     }
 
     /// Waits until the other nodes publish the class of a subscription `subscribe` announced
