@@ -238,9 +238,11 @@ test('queries through a declared index see exactly what the ACLs allow', async (
   for (let i = 0; i < 60; i++) {
     const owner = [A, B][i % 2];
     const ACL = i % 5 === 0 ? { '*': { read: true } } : i % 7 === 0 ? { [`role:${roleName}`]: { read: true } } : { [owner.id]: { read: true, write: true } };
-    rows.push({ cat: i % 3 === 0 ? 'x' : 'y', score: i, ACL });
+    // Every 11th has no ACL at all: public, stored as NULL.
+    rows.push(i % 11 === 0 ? { cat: i % 3 === 0 ? 'x' : 'y', score: i } : { cat: i % 3 === 0 ? 'x' : 'y', score: i, ACL });
   }
   await seed(r, I, rows);
+  for (const o of rows) o.ACL ??= { '*': { read: true } };
   const expect = (user, roles = []) => rows
     .filter((o) => o.cat === 'x' && o.score >= 10)
     .filter((o) => o.ACL['*'] || o.ACL[user.id] || roles.some((n) => o.ACL[`role:${n}`]))
