@@ -229,10 +229,14 @@ def run_server(name, start, seconds, results, users=True):
             # deployment, so do it now, for both servers alike.
             psql(PG_DATABASES[name], "ANALYZE")
         row = {"idle_rss_mb": round(idle / 1024, 1)}
-        for mode in ["create", "get", "query", "update"]:
+
+        def measure(key, mode, ids, cls=CLASS):
             quiet(name)
-            row[mode] = wrk(server, mode, seconds, ids_file)
-            report(mode, row[mode])
+            row[key] = wrk(server, mode, seconds, ids, cls=cls)
+            report(key, row[key])
+
+        for mode in ["create", "get", "query", "update"]:
+            measure(mode, mode, ids_file)
         if users:
             pairs_file = os.path.join(tmp, "pairs.txt")
             print(f"  seeding {OWNERS} users and {OBJECTS} objects with per-user ACLs…", flush=True)
@@ -240,17 +244,11 @@ def run_server(name, start, seconds, results, users=True):
             if name in PG_DATABASES:
                 psql(PG_DATABASES[name], "ANALYZE")
             for mode in ["login", "user-create", "user-get", "user-query"]:
-                quiet(name)
-                row[mode] = wrk(server, mode, seconds, pairs_file, cls=PRIVATE)
-                report(mode, row[mode])
-            quiet(name)
-            row["user-query-shared"] = wrk(server, "user-query", seconds, pairs_file, cls=SHARED)
-            report("user-query-shared", row["user-query-shared"])
+                measure(mode, mode, pairs_file, PRIVATE)
+            measure("user-query-shared", "user-query", pairs_file, SHARED)
             # The same query on the same objects with the REST key alone: the baseline for the
             # cost of the ACL check (the objects' ACLs make bigger answers than BenchItem's).
-            quiet(name)
-            row["query-shared"] = wrk(server, "query", seconds, pairs_file, cls=SHARED)
-            report("query-shared", row["query-shared"])
+            measure("query-shared", "query", pairs_file, SHARED)
         row["peak_rss_mb"] = round(rss_kb(server.proc.pid, "VmHWM") / 1024, 1)
         results[name] = row
     finally:
@@ -454,10 +452,10 @@ def pgbench_ceiling(seconds):
         "create": f"""\\set s random(0, 999)
 INSERT INTO "{CLASS}" ("objectId", "createdAt", "updatedAt", "score", "category", "name", "n") VALUES (md5(random()::text), now(), now(), :s, 'c3', 'bench', 0);""",
         "get": f"""\\set i random(0, {OBJECTS - 1})
-SELECT {cols} FROM "{CLASS}" t0 WHERE ((t0."objectId" = 'o' || lpad(:i::text, 9, '0'))) AND {acl} LIMIT 1 OFFSET 0;""",
+SELECT {cols} FROM "{CLASS}" t0 WHERE ((t0."objectId" = 'o' || lpad(:i::text, 9, '0'))) AND {acl} LIMIT 1;""",
         "query": f"""\\set c random(0, 9)
 \\set s random(0, 900)
-SELECT {cols} FROM "{CLASS}" t0 WHERE ((t0."category" = 'c' || :c AND t0."score" >= :s)) AND {acl} ORDER BY t0."score" DESC NULLS FIRST LIMIT 20 OFFSET 0;""",
+SELECT {cols} FROM "{CLASS}" t0 WHERE ((t0."category" = 'c' || :c AND t0."score" >= :s)) AND {acl} ORDER BY t0."score" DESC NULLS FIRST LIMIT 20;""",
         "update": f"""\\set i random(0, {OBJECTS - 1})
 UPDATE "{CLASS}" AS t0 SET "updatedAt" = now(), "n" = COALESCE(t0."n", 0) + 1 WHERE t0."objectId" = 'o' || lpad(:i::text, 9, '0') AND (COALESCE(t0."_wperm", '{{*}}'::text[]) && ARRAY['*']) RETURNING "objectId", "n";""",
     }

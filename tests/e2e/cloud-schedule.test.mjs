@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, rest, target, dbKind } from '../lib/harness.mjs';
-import { OBJECT_ID, ISO } from '../lib/util.mjs';
+import { OBJECT_ID, ISO, sleep } from '../lib/util.mjs';
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'cloud-code', 'fixtures', 'main.js');
 const basaltOnly = target !== 'basalt' && 'Parse Server does not run scheduled jobs';
@@ -24,8 +24,6 @@ async function runs(req, job, since) {
   assert.equal(res.status, 200, JSON.stringify(res.body));
   return res.body.results;
 }
-const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
-
 test("the Dashboard's schedule routes: master key only, deployed jobs only", async () => {
   assert.notEqual((await r('GET', '/cloud_code/jobs')).status, 200);
   const refused = await r('POST', '/cloud_code/jobs', { body: { job_schedule: { jobName: 'nope' } }, master: true });

@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { startServer, rest, sdk, uniqueClass, dbKind } from '../lib/harness.mjs';
-import { signUp } from '../lib/util.mjs';
+import { signUp, sleep } from '../lib/util.mjs';
 import { rawSocket, liveClient, subscribe, eventFor } from '../lib/live.mjs';
 
 let server, r;
@@ -252,8 +252,6 @@ test('two nodes on one PostgreSQL are one realtime system: events and revocation
     await second.stop();
   }
 });
-
-const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
 
 test('events go out on the bus only for classes some node subscribes to', { skip: dbKind !== 'postgres' && 'PostgreSQL only (SQLite is one node)' }, async () => {
   const one = await startServer();

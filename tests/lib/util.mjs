@@ -117,3 +117,6 @@ export async function createRole(r, name, { users = [], roles = [], ACL = { '*':
   assert.equal(res.status, 201, `createRole ${name}: ${JSON.stringify(res.body)}`);
   return res.body.objectId;
 }
+
+/** Resolves after `ms` milliseconds. */
+export const sleep = (ms) => new Promise((res) => setTimeout(res, ms));

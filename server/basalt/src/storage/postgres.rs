@@ -1,6 +1,7 @@
 //! PostgreSQL: statements run on Basalt's own connection pool (`pg_conns`, one round trip per
 //! statement), migrations and the realtime bus on a small sqlx pool; every statement under a
-//! `statement_timeout` so no query can hold a connection forever. Migrations take an advisory lock so several nodes can start at once.
+//! `statement_timeout` so no query can hold a connection forever. Migrations take an advisory
+//! lock so several nodes can start at once.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
