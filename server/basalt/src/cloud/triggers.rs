@@ -207,27 +207,30 @@ impl After {
 }
 
 /// A find as clients make it, with `beforeFind` and `afterFind` around it. `get` is the id of
-/// a get by id (`GET /classes/:className/:objectId`).
+/// a get by id (`GET /classes/:className/:objectId`); a get that finds nothing is 101.
+/// `render`: the caller answers the client with the rows (see [`FindOptions::render`]); no
+/// hook then needs them as values.
 pub async fn find_hooked(
     state: &AppState,
     auth: &Auth,
     class: &ClassName,
     params: &Map<String, Value>,
     get: Option<&ObjectId>,
+    render: bool,
 ) -> ApiResult<find::FindResult> {
     let before = registered(state, Kind::BeforeFind, class.as_str());
     let after = registered(state, Kind::AfterFind, class.as_str());
     if before.is_none() && after.is_none() {
-        return match get {
-            Some(id) => Ok(find::FindResult {
-                results: vec![find::get(state, auth, class, id, params).await?],
-                count: None,
-            }),
-            None => {
-                let opts = FindOptions::from_params(params, state.config.max_limit)?;
-                find::find(state, auth, class, &opts).await
-            }
+        let mut opts = match get {
+            Some(id) => FindOptions::by_id(id, params)?,
+            None => FindOptions::from_params(params, state.config.max_limit)?,
         };
+        opts.render = render;
+        let result = find::find(state, auth, class, &opts).await?;
+        if get.is_some() && result.is_empty() {
+            return Err(ApiError::not_found());
+        }
+        return Ok(result);
     }
     let origin = Origin::current();
     let base = request_base(state, auth, &origin).await;
@@ -253,10 +256,10 @@ pub async fn find_hooked(
         )
         .await?;
         if let Some(Value::Array(objects)) = out.get("objects") {
-            return Ok(find::FindResult {
-                results: objects.iter().cloned().map(strip_class).collect(),
-                count: None,
-            });
+            return Ok(find::FindResult::values(
+                objects.iter().cloned().map(strip_class).collect(),
+                None,
+            ));
         }
         if let Some(Value::Object(q)) = out.get("query") {
             params = query_params(q);

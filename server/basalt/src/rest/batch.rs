@@ -104,7 +104,7 @@ async fn run(
         Route::Delete(c, id) => write::delete_in(state, auth, wtx, c, id)
             .await
             .map(|_| json!({})),
-        Route::Get(c, id) => find_hooked(state, auth, c, &params(&sub.body), Some(id))
+        Route::Get(c, id) => find_hooked(state, auth, c, &params(&sub.body), Some(id), false)
             .await
             .map(|r| r.results.into_iter().next().unwrap_or_default()),
         Route::Schemas(class) => {
@@ -117,7 +117,7 @@ async fn run(
             }
         }
         Route::Find(c) => {
-            let r = find_hooked(state, auth, c, &params(&sub.body), None).await?;
+            let r = find_hooked(state, auth, c, &params(&sub.body), None, false).await?;
             let mut out = json!({ "results": r.results });
             if let Some(n) = r.count {
                 out["count"] = Value::from(n);

@@ -363,4 +363,206 @@ impl Projection {
         }
         out
     }
+
+    /// Writes one row as the JSON text of [`Self::object`] (with its ACL), without building the
+    /// map: keys in the same order, values as serde_json writes them. A find answered straight
+    /// to the client needs no `Value`s, and building and serializing them was a fifth of the
+    /// server's time on a 20-object query.
+    pub fn render(&self, row: Vec<Cell>, out: &mut Vec<u8>) {
+        let mut cells = row.into_iter();
+        let mut next = || cells.next().unwrap_or(Cell::Null);
+        let mut first = true;
+        let mut key = |out: &mut Vec<u8>, k: &str| {
+            out.push(if first { b'{' } else { b',' });
+            first = false;
+            write_json(out, k);
+            out.push(b':');
+        };
+        if let Cell::Text(id) = next() {
+            key(out, "objectId");
+            write_json(out, &id);
+        }
+        for name in ["createdAt", "updatedAt"] {
+            if let Cell::Date(d) = next() {
+                key(out, name);
+                write_json(out, &format_date(&d));
+            }
+        }
+        let perms = |c: Cell| match c {
+            Cell::Perms(p) => Some(p),
+            _ => None,
+        };
+        let (r, w) = (perms(next()), perms(next()));
+        for (name, ty) in &self.fields {
+            let cell = next();
+            if matches!(cell, Cell::Null) {
+                continue;
+            }
+            key(out, name);
+            match (ty, cell) {
+                (FieldType::Pointer(target), Cell::Text(id)) => {
+                    out.extend_from_slice(br#"{"__type":"Pointer","className":"#);
+                    write_json(out, target);
+                    out.extend_from_slice(br#","objectId":"#);
+                    write_json(out, &id);
+                    out.push(b'}');
+                }
+                (_, Cell::Text(s)) => write_json(out, &s),
+                (_, Cell::Date(d)) => {
+                    out.extend_from_slice(br#"{"__type":"Date","iso":"#);
+                    write_json(out, &format_date(&d));
+                    out.push(b'}');
+                }
+                (FieldType::File, Cell::Json(mut v)) => {
+                    self.file_url(&mut v);
+                    write_json(out, &v);
+                }
+                (_, Cell::Json(v)) => write_json(out, &v),
+                (_, cell) => write_json(out, &decode(ty, cell).unwrap_or(Value::Null)),
+            }
+        }
+        for (name, target) in &self.relations {
+            key(out, name);
+            out.extend_from_slice(br#"{"__type":"Relation","className":"#);
+            write_json(out, target);
+            out.push(b'}');
+        }
+        if r.is_some() || w.is_some() {
+            key(out, "ACL");
+            render_acl(r.unwrap_or_default(), w.unwrap_or_default(), out);
+        }
+        if first {
+            out.push(b'{');
+        }
+        out.push(b'}');
+    }
+}
+
+fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+    // Writing to a Vec cannot fail, and these values (strings, numbers, stored JSON) always
+    // serialize.
+    let _ = serde_json::to_writer(out, v);
+}
+
+/// The text of [`acl_from_perms`]'s object: entries in order of first appearance, reads first.
+fn render_acl(read: Vec<String>, write: Vec<String>, out: &mut Vec<u8>) {
+    out.push(b'{');
+    let mut seen: Vec<&str> = Vec::with_capacity(read.len() + write.len());
+    for who in read.iter().chain(&write) {
+        if seen.contains(&who.as_str()) {
+            continue;
+        }
+        if !seen.is_empty() {
+            out.push(b',');
+        }
+        seen.push(who);
+        write_json(out, who);
+        match (read.contains(who), write.contains(who)) {
+            (true, true) => out.extend_from_slice(br#":{"read":true,"write":true}"#),
+            (true, false) => out.extend_from_slice(br#":{"read":true}"#),
+            _ => out.extend_from_slice(br#":{"write":true}"#),
+        }
+    }
+    out.push(b'}');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn projection() -> Projection {
+        let mut schema = ClassSchema::new("Thing");
+        for (name, ty) in [
+            ("s", FieldType::String),
+            ("n", FieldType::Number),
+            ("b", FieldType::Boolean),
+            ("d", FieldType::Date),
+            ("o", FieldType::Object),
+            ("a", FieldType::Array),
+            ("p", FieldType::Pointer("_User".into())),
+            ("r", FieldType::Relation("Other".into())),
+            ("f", FieldType::File),
+            ("g", FieldType::GeoPoint),
+            ("y", FieldType::Bytes),
+        ] {
+            schema.fields.insert(name.into(), ty);
+        }
+        Projection::new("http://h/parse/files/app", &schema, None, &[])
+    }
+
+    fn rendered(p: &Projection, row: Vec<Cell>) -> String {
+        let mut out = Vec::new();
+        p.render(row, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn render_writes_what_object_serializes() {
+        let p = projection();
+        let date = Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap();
+        let full = vec![
+            Cell::Text("abc\"\\\u{1}é".into()),
+            Cell::Date(date),
+            Cell::Date(date),
+            Cell::Perms(vec!["*".into(), "u1".into(), "*".into()]),
+            Cell::Perms(vec!["u1".into(), "role:admin".into()]),
+            Cell::Text("line\nbreak".into()),
+            Cell::Float(2.5),
+            Cell::Bool(false),
+            Cell::Date(date),
+            Cell::Json(json!({"k": [1, {"z": null}], "a": "b"})),
+            Cell::Json(json!([1.5, "x", true])),
+            Cell::Text("u9".into()),
+            Cell::Json(json!({"__type": "File", "name": "a b.txt"})),
+            Cell::Json(json!({"__type": "GeoPoint", "latitude": 1, "longitude": -2.25})),
+            Cell::Json(json!({"__type": "Bytes", "base64": "AQI="})),
+        ];
+        let with_nulls = |keep: &[usize]| -> Vec<Cell> {
+            full.iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    if keep.contains(&i) {
+                        c.clone()
+                    } else {
+                        Cell::Null
+                    }
+                })
+                .collect()
+        };
+        let rows = [
+            full.clone(),
+            with_nulls(&[0, 1, 2, 6]),
+            with_nulls(&[0, 4, 7]),
+            with_nulls(&[3]),
+            with_nulls(&[]),
+            // Integral floats are written as integers, large ones as floats.
+            with_nulls(&[0, 6])
+                .into_iter()
+                .enumerate()
+                .map(|(i, c)| if i == 6 { Cell::Float(3.0) } else { c })
+                .collect(),
+            with_nulls(&[6])
+                .into_iter()
+                .enumerate()
+                .map(|(i, c)| if i == 6 { Cell::Float(1e300) } else { c })
+                .collect(),
+        ];
+        for row in rows {
+            let expected = serde_json::to_string(&p.object(row.clone(), true)).unwrap();
+            assert_eq!(rendered(&p, row), expected);
+        }
+    }
+
+    #[test]
+    fn render_writes_an_acl_with_write_only_entries() {
+        let p = projection();
+        let mut row = vec![Cell::Null; 5 + p.fields.len()];
+        row[3] = Cell::Perms(vec!["a".into()]);
+        row[4] = Cell::Perms(vec!["b".into(), "a".into()]);
+        assert_eq!(
+            rendered(&p, row),
+            r#"{"r":{"__type":"Relation","className":"Other"},"ACL":{"a":{"read":true,"write":true},"b":{"write":true}}}"#
+        );
+    }
 }

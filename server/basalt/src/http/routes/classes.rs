@@ -2,11 +2,13 @@
 //! system classes their own paths for (`/users`, `/roles`, `/sessions`, `/installations`).
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::cloud::triggers::find_hooked;
 use crate::error::ApiResult;
 use crate::http::Ctx;
 use crate::ids::{ClassName, ObjectId};
@@ -17,24 +19,46 @@ pub async fn find(
     State(state): State<AppState>,
     Path(class): Path<String>,
     ctx: Ctx,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     find_in(&state, &ClassName::parse(&class)?, &ctx).await
 }
 
-pub async fn find_in(state: &AppState, class: &ClassName, ctx: &Ctx) -> ApiResult<Json<Value>> {
-    let r = crate::cloud::triggers::find_hooked(state, &ctx.auth, class, &ctx.params, None).await?;
-    let mut out = json!({ "results": r.results });
+pub async fn find_in(state: &AppState, class: &ClassName, ctx: &Ctx) -> ApiResult<Response> {
+    let r = find_hooked(state, &ctx.auth, class, &ctx.params, None, true).await?;
+    let Some((rows, _)) = r.rendered else {
+        let mut out = json!({ "results": r.results });
+        if let Some(n) = r.count {
+            out["count"] = Value::from(n);
+        }
+        return Ok(Json(out).into_response());
+    };
+    let mut body = Vec::with_capacity(rows.len() + 32);
+    body.extend_from_slice(br#"{"results":"#);
+    body.extend_from_slice(&rows);
     if let Some(n) = r.count {
-        out["count"] = Value::from(n);
+        body.extend_from_slice(format!(r#","count":{n}"#).as_bytes());
     }
-    Ok(Json(out))
+    body.push(b'}');
+    Ok(json_text(body))
+}
+
+/// A response of JSON already written as text.
+fn json_text(body: impl Into<Bytes>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body.into(),
+    )
+        .into_response()
 }
 
 pub async fn get(
     State(state): State<AppState>,
     Path((class, id)): Path<(String, String)>,
     ctx: Ctx,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     get_in(&state, &ClassName::parse(&class)?, &id, &ctx).await
 }
 
@@ -43,11 +67,17 @@ pub async fn get_in(
     class: &ClassName,
     id: &str,
     ctx: &Ctx,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let id = ObjectId::parse(id)?;
-    let r = crate::cloud::triggers::find_hooked(state, &ctx.auth, class, &ctx.params, Some(&id))
-        .await?;
-    Ok(Json(r.results.into_iter().next().unwrap_or_default()))
+    let r = find_hooked(state, &ctx.auth, class, &ctx.params, Some(&id), true).await?;
+    match r.rendered {
+        // `[{…}]` (find_hooked answered 101 for none): the object without the brackets.
+        Some((rows, _)) => {
+            let rows = Bytes::from(rows);
+            Ok(json_text(rows.slice(1..rows.len() - 1)))
+        }
+        None => Ok(Json(r.results.into_iter().next().unwrap_or_default()).into_response()),
+    }
 }
 
 pub async fn create(

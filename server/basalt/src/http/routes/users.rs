@@ -23,7 +23,7 @@ macro_rules! class_routes {
         pub mod $module {
             use super::*;
 
-            pub async fn find(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Json<Value>> {
+            pub async fn find(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Response> {
                 classes::find_in(&state, &class($class), &ctx).await
             }
             pub async fn create(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Response> {
@@ -33,7 +33,7 @@ macro_rules! class_routes {
                 State(state): State<AppState>,
                 Path(id): Path<String>,
                 ctx: Ctx,
-            ) -> ApiResult<Json<Value>> {
+            ) -> ApiResult<Response> {
                 classes::get_in(&state, &class($class), &id, &ctx).await
             }
             pub async fn update(

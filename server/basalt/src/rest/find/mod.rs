@@ -42,6 +42,9 @@ pub struct FindOptions {
     pub by_id: bool,
     /// The `where` was exactly `{"objectId": "<string>"}`: Parse checks such a find as a get.
     pub single_id: bool,
+    /// The caller sends the rows straight to the client: they may come back as JSON text in
+    /// [`FindResult::rendered`] instead of `Value`s.
+    pub render: bool,
 }
 
 impl FindOptions {
@@ -83,6 +86,7 @@ impl FindOptions {
             count: flag_param(params, "count"),
             by_id: false,
             single_id,
+            render: false,
         })
     }
 
@@ -112,6 +116,26 @@ fn id_filter(id: &str) -> Filter {
 pub struct FindResult {
     pub results: Vec<Value>,
     pub count: Option<i64>,
+    /// With [`FindOptions::render`], when nothing needed the rows as `Value`s: the JSON array
+    /// of the objects, and how many there are (`results` is then empty).
+    pub rendered: Option<(Vec<u8>, usize)>,
+}
+
+impl FindResult {
+    pub fn values(results: Vec<Value>, count: Option<i64>) -> Self {
+        Self {
+            results,
+            count,
+            rendered: None,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        match &self.rendered {
+            Some((_, n)) => *n == 0,
+            None => self.results.is_empty(),
+        }
+    }
 }
 
 /// The schema of a class a caller reads. A class that does not exist reads as empty for the
@@ -140,10 +164,7 @@ pub async fn find(
         auth,
     )?;
     let Some(schema) = readable_schema(state, auth, class)? else {
-        return Ok(FindResult {
-            results: vec![],
-            count: opts.count.then_some(0),
-        });
+        return Ok(FindResult::values(vec![], opts.count.then_some(0)));
     };
     let mut conditions = Vec::new();
     if opts.count {
@@ -218,6 +239,7 @@ pub async fn find(
     // intersects the ACL index with a whole btree range; the custom one reads the user's rows
     // from the ACL-aware twin index).
     let custom_plan = !opts.by_id && compiler.perms.is_some_and(|p| p.len() > 1);
+    let mut rendered = None;
     let results = if opts.limit == 0 {
         vec![]
     } else {
@@ -244,45 +266,54 @@ pub async fn find(
         sql.limit(Some(opts.limit), opts.skip);
         sql.custom_plan = custom_plan;
         let rows = state.storage.fetch(&sql, &projection.cols()).await?;
-        let mut objects: Vec<Value> = rows
-            .into_iter()
-            .map(|r| Value::Object(projection.object(r, true)))
-            .collect();
-        if per_row && !user_rows {
-            for o in objects.iter_mut().filter_map(Value::as_object_mut) {
-                for f in protection.hidden_in(o).iter().chain(&helper_keys) {
-                    o.remove(f);
-                }
-            }
-        }
-        match class.as_str() {
-            "_User" => {
-                let strip = if user_rows { protected.as_slice() } else { &[] };
-                objects
-                    .iter_mut()
-                    .for_each(|o| user_privacy(o, auth, strip));
-                // A user reading itself by id gets the token it asked with, as from /users/me.
-                if let (true, Some(u)) = (opts.by_id, auth.user()) {
-                    for o in &mut objects {
-                        if o.get("objectId").and_then(Value::as_str) == Some(u.user_id.as_str()) {
-                            o["sessionToken"] = Value::from(u.token.clone());
-                        }
+        // Nothing below changes these rows: write them as text.
+        let plain =
+            !per_row && opts.include.is_empty() && !matches!(class.as_str(), "_User" | "_Session");
+        if opts.render && plain {
+            rendered = Some(render_rows(&projection, rows));
+            vec![]
+        } else {
+            let mut objects: Vec<Value> = rows
+                .into_iter()
+                .map(|r| Value::Object(projection.object(r, true)))
+                .collect();
+            if per_row && !user_rows {
+                for o in objects.iter_mut().filter_map(Value::as_object_mut) {
+                    for f in protection.hidden_in(o).iter().chain(&helper_keys) {
+                        o.remove(f);
                     }
                 }
             }
-            "_Session" => objects.iter_mut().for_each(|o| session_view(o, auth)),
-            _ => {}
+            match class.as_str() {
+                "_User" => {
+                    let strip = if user_rows { protected.as_slice() } else { &[] };
+                    objects
+                        .iter_mut()
+                        .for_each(|o| user_privacy(o, auth, strip));
+                    // A user reading itself by id gets the token it asked with, as from /users/me.
+                    if let (true, Some(u)) = (opts.by_id, auth.user()) {
+                        for o in &mut objects {
+                            if o.get("objectId").and_then(Value::as_str) == Some(u.user_id.as_str())
+                            {
+                                o["sessionToken"] = Value::from(u.token.clone());
+                            }
+                        }
+                    }
+                }
+                "_Session" => objects.iter_mut().for_each(|o| session_view(o, auth)),
+                _ => {}
+            }
+            include(
+                state,
+                auth,
+                &compiler,
+                &mut objects,
+                &opts.include,
+                &nested_keys,
+            )
+            .await?;
+            objects
         }
-        include(
-            state,
-            auth,
-            &compiler,
-            &mut objects,
-            &opts.include,
-            &nested_keys,
-        )
-        .await?;
-        objects
     };
     let count = if opts.count {
         let mut sql = Sql::new(compiler.dialect);
@@ -304,7 +335,26 @@ pub async fn find(
     } else {
         None
     };
-    Ok(FindResult { results, count })
+    Ok(FindResult {
+        results,
+        count,
+        rendered,
+    })
+}
+
+/// The rows as a JSON array of objects, and how many.
+fn render_rows(projection: &Projection, rows: Vec<Vec<Cell>>) -> (Vec<u8>, usize) {
+    let n = rows.len();
+    let mut out = Vec::with_capacity(64 + 256 * n);
+    out.push(b'[');
+    for (i, row) in rows.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        projection.render(row, &mut out);
+    }
+    out.push(b']');
+    (out, n)
 }
 
 /// Reads one object; a missing or unreadable one is 101.
