@@ -63,6 +63,24 @@ test('save: pending operations combine as the SDK combines them', async () => {
   });
 });
 
+test('get: one attribute as the SDK estimates it, with dot-notation and relation changes', async () => {
+  await same(async (Parse) => {
+    const obj = Parse.Object.fromJSON({ className: 'Thing', objectId: 't1', o: { x: 1, y: { z: 2 } }, n: 1, s: 'x' });
+    const plain = { n: obj.get('n'), o: obj.get('o'), missing: obj.get('missing'), proto: typeof obj.get('__proto__'), ctor: typeof obj.get('constructor'), toStr: typeof obj.get('toString'), has: obj.has('toString') };
+    obj.set('s', 'y');
+    obj.increment('n');
+    const flat = { s: obj.get('s'), n: obj.get('n'), o: obj.get('o') };
+    obj.set('o.y.z', 3);
+    obj.increment('o.x');
+    const dotted = { o: obj.get('o'), n: obj.get('n'), s: obj.get('s') };
+    obj.relation('items').add(Parse.Object.fromJSON({ className: 'Item', objectId: 'i1' }));
+    const related = obj.get('items').toJSON();
+    const fresh = new Parse.Object('Thing');
+    fresh.relation('items').add(Parse.Object.fromJSON({ className: 'Item', objectId: 'i2' }));
+    return { plain, flat, dotted, related, unsaved: fresh.get('items') === undefined, json: obj.toJSON() };
+  });
+});
+
 test('save: relations, context, session token and attrs on save()', async () => {
   await same(async (Parse) => {
     const parent = Parse.Object.fromJSON({ className: 'Thing', objectId: 't1' });

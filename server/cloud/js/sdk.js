@@ -681,7 +681,11 @@
       return { __type: 'Pointer', className: this.className, objectId: this.id };
     }
 
-    get(attr) { return this.attributes[attr]; }
+    // Only the object's own attributes: `get('toString')` is undefined, as in the SDK.
+    get(attr) {
+      const attributes = this.attributes;
+      return hasOwn(attributes, attr) ? attributes[attr] : undefined;
+    }
 
     relation(attr) {
       const value = this.get(attr);
