@@ -18,6 +18,46 @@ use crate::filter::{CmpOp, Filter, KeyPath, SubQuery};
 use crate::schema::{ClassSchema, ColumnKind, FieldType};
 use crate::value::{GeoPoint, as_date, as_pointer, parse_iso};
 
+/// Joins a read-ACL entry and a field's value into one ACL key (PostgreSQL's
+/// `basalt_acl_keys`, migration 0009). Neither may contain the separator: such entries and
+/// values get no key, so the join cannot be read two ways.
+pub const ACL_KEY_SEPARATOR: char = '\u{1f}';
+
+pub fn acl_key(entry: &str, value: &str) -> String {
+    let mut key = String::with_capacity(entry.len() + 1 + value.len());
+    key.push_str(entry);
+    key.push(ACL_KEY_SEPARATOR);
+    key.push_str(value);
+    key
+}
+
+/// A read-ACL test on a class's ACL key column (PostgreSQL): the column `_acl_<field>` holds
+/// `entry␟value` for each read entry of the object's ACL (`*` when it has none) and the
+/// object's value of `field`, and a GIN index. So a user's query with `field = value` finds
+/// the objects it may read with that value from the user's own keys, instead of intersecting
+/// the ACL index with every object of that value (measured in bench/: the owner-only query's
+/// statement ran 5,835/s that way, 17,199/s this way). Both `field = value` and the ACL test
+/// are this one condition, which holds only when the entry and the value contain no
+/// [`ACL_KEY_SEPARATOR`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyedAcl {
+    pub field: String,
+    /// The value as stored: a string, or a pointer's objectId.
+    pub value: String,
+}
+
+impl KeyedAcl {
+    pub fn column(&self) -> String {
+        format!("_acl_{}", self.field)
+    }
+
+    /// Whether `perms` and the value can be joined into keys (see [`ACL_KEY_SEPARATOR`]).
+    pub fn usable(&self, perms: &[String]) -> bool {
+        !self.value.contains(ACL_KEY_SEPARATOR)
+            && perms.iter().all(|p| !p.contains(ACL_KEY_SEPARATOR))
+    }
+}
+
 /// Where the compiler finds other classes' schemas (for sub-queries and relations).
 pub trait SchemaSource: Sync {
     fn class(&self, name: &str) -> Option<Arc<ClassSchema>>;
@@ -107,13 +147,36 @@ impl Compiler<'_> {
         depth: usize,
         sql: &mut Sql,
     ) -> Result<()> {
+        self.where_clause_keyed(schema, filter, depth, None, sql)
+    }
+
+    /// [`Self::where_clause`], with the read ACL tested on an ACL key column when `keyed` is
+    /// given (PostgreSQL): the caller has taken `field = value` out of `filter`, and
+    /// `"_acl_<field>" && {entry␟value, …}` (one key per read entry) stands for it and the ACL
+    /// test together. See [`KeyedAcl`].
+    pub fn where_clause_keyed(
+        &self,
+        schema: &ClassSchema,
+        filter: &Filter,
+        depth: usize,
+        keyed: Option<&KeyedAcl>,
+        sql: &mut Sql,
+    ) -> Result<()> {
         let alias = Self::next_alias(depth);
         sql.push("(");
         self.filter(schema, filter, &alias, depth, false, sql)?;
         sql.push(")");
-        if let Some(perms) = self.perms {
-            sql.push(" AND ");
-            self.perms_overlap(&alias, "_rperm", perms, sql);
+        match (self.perms, keyed) {
+            (Some(perms), Some(k)) => {
+                let keys = perms.iter().map(|p| acl_key(p, &k.value)).collect();
+                sql.push(" AND ").column(&alias, &k.column()).push(" && ");
+                sql.bind(Bind::TextArray(keys));
+            }
+            (Some(perms), None) => {
+                sql.push(" AND ");
+                self.perms_overlap(&alias, "_rperm", perms, sql);
+            }
+            (None, _) => {}
         }
         Ok(())
     }

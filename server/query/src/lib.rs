@@ -16,7 +16,7 @@ pub mod regex;
 pub mod schema;
 pub mod value;
 
-pub use compile::{Compiler, SchemaSource};
+pub use compile::{Compiler, KeyedAcl, SchemaSource};
 pub use dialect::{Bind, Dialect, Sql};
 pub use error::QueryError;
 pub use filter::{Filter, KeyPath};

@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use basalt_query::aggregate::Pipeline;
-use basalt_query::{ClassSchema, Compiler, Dialect, FieldType, Filter, SchemaSource, Sql};
+use basalt_query::{
+    ClassSchema, Compiler, Dialect, FieldType, Filter, KeyedAcl, SchemaSource, Sql,
+};
 use serde_json::{Value, json};
 
 struct Schemas(HashMap<String, Arc<ClassSchema>>);
@@ -148,4 +150,35 @@ fn parse_errors_carry_parse_codes() {
     for (w, code) in cases {
         assert_eq!(Filter::parse(&w).unwrap_err().code, code, "{w}");
     }
+}
+
+/// A user's query whose `title = …` was taken out of the filter: the ACL key column stands for
+/// it and the read ACL together, one key per entry.
+#[test]
+fn keyed_acl_replaces_the_acl_test() {
+    let s = schemas();
+    let schema = s.class("Post").expect("fixture");
+    let filter = Filter::parse(&json!({"score": {"$gte": 1}})).expect("valid where");
+    let perms = vec!["*".to_string(), "u1".to_string(), "role:r".to_string()];
+    let keyed = KeyedAcl {
+        field: "title".into(),
+        value: "hello".into(),
+    };
+    assert!(keyed.usable(&perms));
+    let c = Compiler {
+        dialect: Dialect::Postgres,
+        schemas: &s,
+        perms: Some(&perms),
+    };
+    let mut sql = Sql::new(Dialect::Postgres);
+    c.where_clause_keyed(&schema, &filter, 0, Some(&keyed), &mut sql)
+        .expect("compiles");
+    insta::assert_snapshot!(render(&sql));
+    // A value or an entry holding the separator could be joined two ways: not usable.
+    let odd = KeyedAcl {
+        field: "title".into(),
+        value: "a\u{1f}b".into(),
+    };
+    assert!(!odd.usable(&perms));
+    assert!(!keyed.usable(&["u\u{1f}x".to_string()]));
 }

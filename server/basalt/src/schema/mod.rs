@@ -259,6 +259,15 @@ impl Schemas {
                         .await?
                 }
                 _ if ty.column().is_some() => {
+                    // SQLite cannot drop an indexed column (PostgreSQL drops the indexes with
+                    // it). Parse goes on listing such indexes, and so does Basalt.
+                    if tx.dialect() == Dialect::Sqlite {
+                        for (index, spec) in &schema.indexes {
+                            if spec.get(name).is_some() {
+                                tx.ddl(&storage::drop_index(class, index)).await?;
+                            }
+                        }
+                    }
                     let stmt = storage::drop_column(tx.dialect(), class, name);
                     tx.ddl(&stmt).await?
                 }
@@ -277,13 +286,21 @@ impl Schemas {
             schema.fields.insert(name.clone(), ty.clone());
         }
         for name in &change.delete_indexes {
-            if schema.indexes.shift_remove(name).is_none() {
+            let Some(spec) = schema.indexes.shift_remove(name) else {
                 return Err(ApiError::with_code(
                     255,
                     format!("Index \"{name}\" does not exist, cannot delete."),
                 ));
-            }
-            tx.drop_declared_index(class, name).await?;
+            };
+            let first = |spec: &Value| spec.as_object()?.keys().next().cloned();
+            let unkeyed = first(&spec).filter(|f| {
+                !schema
+                    .indexes
+                    .values()
+                    .any(|s| first(s).as_ref() == Some(f))
+            });
+            tx.drop_declared_index(class, name, unkeyed.as_deref())
+                .await?;
         }
         if !change.add_indexes.is_empty() && !schema.indexes.contains_key("_id_") {
             // Parse lists the primary-key index as `_id_` once indexes are edited; so do we.

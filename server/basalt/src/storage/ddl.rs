@@ -72,16 +72,25 @@ pub fn add_column(d: Dialect, class: &str, field: &str, col: Col) -> String {
 }
 
 pub fn drop_column(d: Dialect, class: &str, field: &str) -> String {
-    let exists = if d == Dialect::Postgres {
-        "IF EXISTS "
-    } else {
-        ""
-    };
-    format!(
-        "ALTER TABLE {} DROP COLUMN {exists}{}",
-        quoted(class),
-        quoted(field)
-    )
+    match (d, acl_key_column_name(field)) {
+        // The field's ACL key column is computed from it and must go first.
+        (Dialect::Postgres, Some(keys)) => format!(
+            "ALTER TABLE {t} DROP COLUMN IF EXISTS {k}, DROP COLUMN IF EXISTS {f}",
+            t = quoted(class),
+            k = quoted(&keys),
+            f = quoted(field)
+        ),
+        (Dialect::Postgres, None) => format!(
+            "ALTER TABLE {} DROP COLUMN IF EXISTS {}",
+            quoted(class),
+            quoted(field)
+        ),
+        (Dialect::Sqlite, _) => format!(
+            "ALTER TABLE {} DROP COLUMN {}",
+            quoted(class),
+            quoted(field)
+        ),
+    }
 }
 
 pub fn create_join_table(d: Dialect, owner: &str, field: &str) -> Vec<String> {
@@ -148,6 +157,44 @@ pub fn acl_twin_index(class: &str, index: &str, fields: &[(String, Col)]) -> Opt
         quoted(class),
         cols.join(", ")
     ))
+}
+
+/// PostgreSQL: the ACL key column of `field` and its GIN index (basalt-query's `KeyedAcl`), for
+/// a declared index whose first field is a String or Pointer. It takes the twin's place there:
+/// the twin intersects the user's ACL entries with every object of the value, the keys hold
+/// the two together. `None` when the column's name would be too long for PostgreSQL.
+pub fn acl_key_column(class: &str, field: &str) -> Option<[String; 2]> {
+    let column = acl_key_column_name(field)?;
+    Some([
+        format!(
+            "ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {c} text[] GENERATED ALWAYS AS (basalt_acl_keys(COALESCE(\"_rperm\", '{{*}}'::text[]), {f})) STORED",
+            t = quoted(class),
+            c = quoted(&column),
+            f = quoted(field),
+        ),
+        format!(
+            "CREATE INDEX IF NOT EXISTS {} ON {} USING GIN ({}) WITH (fastupdate = off)",
+            quoted(&format!("{class}_{column}")),
+            quoted(class),
+            quoted(&column),
+        ),
+    ])
+}
+
+/// `_acl_<field>`, if PostgreSQL can name a column so (63 bytes).
+pub fn acl_key_column_name(field: &str) -> Option<String> {
+    Some(format!("_acl_{field}")).filter(|c| c.len() <= 63)
+}
+
+/// Drops the ACL key column of `field` (its index goes with it).
+pub fn drop_acl_key_column(class: &str, field: &str) -> Option<String> {
+    acl_key_column_name(field).map(|c| {
+        format!(
+            "ALTER TABLE {} DROP COLUMN IF EXISTS {}",
+            quoted(class),
+            quoted(&c)
+        )
+    })
 }
 
 pub fn drop_acl_twin_index(class: &str, index: &str) -> String {

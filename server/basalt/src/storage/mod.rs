@@ -5,6 +5,7 @@
 //! typed column per field (as Parse's own PostgreSQL adapter lays them out), plus `objectId`,
 //! `createdAt`, `updatedAt`, `_rperm` and `_wperm`; relations are `_Join:field:Class` tables.
 
+mod acl_keys;
 mod ddl;
 mod pg_conns;
 mod postgres;
@@ -233,6 +234,15 @@ impl Storage {
         }
     }
 
+    /// Whether a user's query with `field = value` on `class` tests its read ACL on the field's
+    /// ACL key column (PostgreSQL; see `acl_keys`).
+    pub fn use_acl_keys(&self, class: &str, field: &str, value: &str) -> bool {
+        match self {
+            Storage::Postgres(s) => s.acl_keys.use_keys(s, class, field, value),
+            Storage::Sqlite(_) => false,
+        }
+    }
+
     /// Another node changed tables: PostgreSQL connections opened before now are not reused.
     pub fn schema_changed(&self) {
         if let Storage::Postgres(s) = self {
@@ -284,7 +294,8 @@ impl Tx {
     }
 
     /// Creates an index declared through `/schemas` (`fields` with ascending flags and column
-    /// kinds) and, on PostgreSQL with `btree_gin` installed, its ACL-aware twin
+    /// kinds) and, on PostgreSQL, the ACL key column of its first field when that is text
+    /// ([`ddl::acl_key_column`]), else (with `btree_gin` installed) its ACL-aware twin
     /// ([`ddl::acl_twin_index`]).
     pub async fn create_declared_index(
         &mut self,
@@ -303,7 +314,14 @@ impl Tx {
         }
         self.ddl(&ddl::create_index(class, index, &order, false))
             .await?;
-        if self.dialect() == Dialect::Postgres {
+        if self.dialect() == Dialect::Postgres
+            && let Some((first, _, Col::Text)) = fields.first()
+            && let Some(stmts) = ddl::acl_key_column(class, first)
+        {
+            for stmt in stmts {
+                self.ddl(&stmt).await?;
+            }
+        } else if self.dialect() == Dialect::Postgres {
             let mut probe = Sql::new(Dialect::Postgres);
             probe.push("SELECT 1::bigint FROM pg_extension WHERE extname = 'btree_gin'");
             let kinds: Vec<(String, Col)> =
@@ -317,11 +335,20 @@ impl Tx {
         Ok(())
     }
 
-    /// Drops a declared index and its ACL-aware twin.
-    pub async fn drop_declared_index(&mut self, class: &str, index: &str) -> StorageResult<()> {
+    /// Drops a declared index and its ACL-aware twin, and the ACL key column of `unkeyed`: the
+    /// index's first field, when no other declared index starts with it.
+    pub async fn drop_declared_index(
+        &mut self,
+        class: &str,
+        index: &str,
+        unkeyed: Option<&str>,
+    ) -> StorageResult<()> {
         self.ddl(&ddl::drop_index(class, index)).await?;
         if self.dialect() == Dialect::Postgres {
             self.ddl(&ddl::drop_acl_twin_index(class, index)).await?;
+            if let Some(stmt) = unkeyed.and_then(|f| ddl::drop_acl_key_column(class, f)) {
+                self.ddl(&stmt).await?;
+            }
         }
         Ok(())
     }

@@ -12,6 +12,7 @@ use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Executor, PgPool, Postgres, Row};
 
+use super::acl_keys::AclKeys;
 use super::pg_conns::{Conns, Lease};
 use super::{Cell, Col, StorageError, StorageResult, map_err};
 
@@ -24,6 +25,8 @@ pub struct PgStore {
     /// When the schema last changed (nanoseconds after `epoch`); see [`PgStore::schema_changed`].
     last_ddl: Arc<AtomicU64>,
     epoch: Instant,
+    /// When a user's query tests its ACL on a key column.
+    pub acl_keys: Arc<AclKeys>,
 }
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -67,6 +70,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "cloud_code",
         include_str!("../../../../migrations/postgres/0008_cloud_code.sql"),
     ),
+    (
+        9,
+        "acl_keys",
+        include_str!("../../../../migrations/postgres/0009_acl_keys.sql"),
+    ),
 ];
 /// Connections for statements (requests), per node.
 const STATEMENT_CONNECTIONS: usize = 30;
@@ -107,6 +115,7 @@ impl PgStore {
             planned,
             last_ddl,
             epoch,
+            acl_keys: Arc::default(),
         })
     }
 
@@ -125,6 +134,7 @@ impl PgStore {
     pub fn schema_changed(&self) {
         self.last_ddl
             .store(self.epoch.elapsed().as_nanos() as u64, Ordering::Release);
+        self.acl_keys.forget();
     }
 
     pub async fn migrate(&self) -> StorageResult<()> {

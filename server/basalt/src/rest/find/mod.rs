@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use basalt_query::filter::{CmpOp, KeyPath};
-use basalt_query::{ClassSchema, Compiler, Filter, Sql};
+use basalt_query::value::as_pointer;
+use basalt_query::{ClassSchema, Compiler, FieldType, Filter, KeyedAcl, Sql};
 use serde_json::{Map, Value};
 
 use super::codec::Projection;
@@ -239,6 +240,15 @@ pub async fn find(
     // intersects the ACL index with a whole btree range; the custom one reads the user's rows
     // from the ACL-aware twin index).
     let custom_plan = !opts.by_id && compiler.perms.is_some_and(|p| p.len() > 1);
+    // Such a query with `field = value` may test its ACL on the field's key column instead.
+    let keyed = match compiler.perms {
+        Some(perms) if custom_plan => keyed_acl(state, class, &schema, filter, perms),
+        _ => None,
+    };
+    let (filter, keyed) = match &keyed {
+        Some((k, rest)) => (rest, Some(k)),
+        None => (filter, None),
+    };
     let mut rendered = None;
     let results = if opts.limit == 0 {
         vec![]
@@ -261,7 +271,7 @@ pub async fn find(
         sql.push("SELECT ");
         projection.select_list(&mut sql, "t0");
         sql.push(" FROM ").ident(class.as_str()).push(" t0 WHERE ");
-        compiler.where_clause(&schema, filter, 0, &mut sql)?;
+        compiler.where_clause_keyed(&schema, filter, 0, keyed, &mut sql)?;
         compiler.order_by(&schema, opts.order.as_deref(), opts.filter.near(), &mut sql)?;
         sql.limit(Some(opts.limit), opts.skip);
         sql.custom_plan = custom_plan;
@@ -320,7 +330,7 @@ pub async fn find(
         sql.push("SELECT COUNT(*) FROM ")
             .ident(class.as_str())
             .push(" t0 WHERE ");
-        compiler.where_clause(&schema, filter, 0, &mut sql)?;
+        compiler.where_clause_keyed(&schema, filter, 0, keyed, &mut sql)?;
         sql.custom_plan = custom_plan;
         match state
             .storage
@@ -340,6 +350,60 @@ pub async fn find(
         count,
         rendered,
     })
+}
+
+/// For a user's query: a `field = value` among the conditions it must all meet, on a field
+/// whose ACL key column serves this value better than the plain ACL test (see storage's
+/// `acl_keys`): the key test, and the filter without that equality (the key test implies it).
+fn keyed_acl(
+    state: &AppState,
+    class: &ClassName,
+    schema: &ClassSchema,
+    filter: &Filter,
+    perms: &[String],
+) -> Option<(KeyedAcl, Filter)> {
+    let wanted = |k: &KeyedAcl| {
+        k.usable(perms)
+            && state
+                .storage
+                .use_acl_keys(class.as_str(), &k.field, &k.value)
+    };
+    take_equality(schema, filter, &wanted)
+}
+
+fn take_equality(
+    schema: &ClassSchema,
+    filter: &Filter,
+    wanted: &dyn Fn(&KeyedAcl) -> bool,
+) -> Option<(KeyedAcl, Filter)> {
+    match filter {
+        Filter::And(items) => items.iter().enumerate().find_map(|(i, item)| {
+            let (k, rest) = take_equality(schema, item, wanted)?;
+            let mut items = items.clone();
+            items[i] = rest;
+            Some((k, Filter::And(items)))
+        }),
+        Filter::Cmp {
+            key,
+            op: CmpOp::Eq,
+            value,
+        } if key.path.is_empty() => {
+            let value = match (schema.fields.get(&key.field)?, value) {
+                (FieldType::String, Value::String(s)) => s.clone(),
+                (FieldType::Pointer(target), v) => match as_pointer(v) {
+                    Some((c, id)) if c == target => id.to_string(),
+                    _ => return None,
+                },
+                _ => return None,
+            };
+            let k = KeyedAcl {
+                field: key.field.clone(),
+                value,
+            };
+            wanted(&k).then_some((k, Filter::All))
+        }
+        _ => None,
+    }
 }
 
 /// The rows as a JSON array of objects, and how many.
