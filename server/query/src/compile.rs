@@ -169,8 +169,15 @@ impl Compiler<'_> {
         match (self.perms, keyed) {
             (Some(perms), Some(k)) => {
                 let keys = perms.iter().map(|p| acl_key(p, &k.value)).collect();
-                sql.push(" AND ").column(&alias, &k.column()).push(" && ");
+                // The keys behind a sub-select, which PostgreSQL evaluates once and still
+                // matches against the index, but cannot see when planning: every plan is then
+                // the same, PostgreSQL keeps the generic one and stops planning each execution
+                // (measured in pgbench: 9,580 statements/s planned each time, 15,696 kept).
+                sql.push(" AND ")
+                    .column(&alias, &k.column())
+                    .push(" && (SELECT ");
                 sql.bind(Bind::TextArray(keys));
+                sql.push("::text[])");
             }
             (Some(perms), None) => {
                 sql.push(" AND ");

@@ -245,9 +245,10 @@ pub async fn find(
         Some(perms) if custom_plan => keyed_acl(state, class, &schema, filter, perms),
         _ => None,
     };
-    let (filter, keyed) = match &keyed {
-        Some((k, rest)) => (rest, Some(k)),
-        None => (filter, None),
+    let (filter, keyed, custom_plan) = match &keyed {
+        // Its plan does not depend on the values (see `where_clause_keyed`).
+        Some((k, rest)) => (rest, Some(k), false),
+        None => (filter, None, custom_plan),
     };
     let mut rendered = None;
     let results = if opts.limit == 0 {
