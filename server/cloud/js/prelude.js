@@ -1,5 +1,5 @@
 // Basalt's boot script, evaluated first in every cloud-code runtime: CommonJS `require` over the
-// app's own files, and the lockdown that runs once the app's top level has finished.
+// app's own files and npm packages, and the lockdown that runs once the app's top level has finished.
 // It defines only `__boot`, which the host calls (`main`, then `lockdown`) and then deletes.
 (function () {
   'use strict';
@@ -44,24 +44,133 @@
     return i < 0 ? '' : path.slice(0, i);
   }
 
-  // Loads one file as a module (Node's resolution order for a relative path).
+  // Loads one file as a module (Node's resolution order for a relative path: the file, with
+  // each extension, then the folder's package.json `main` and its index).
   function loadModule(base) {
-    for (const path of [base, `${base}.js`, `${base}.cjs`, `${base}.json`, `${base}/index.js`]) {
-      const cached = modules.get(path);
-      if (cached) return cached.exports;
-      const loaded = load(path);
-      if (loaded === undefined) continue;
-      const module = { exports: {}, id: path, filename: path, loaded: false };
-      modules.set(path, module);
-      if (typeof loaded === 'function') {
-        loaded.call(module.exports, module.exports, makeRequire(dirname(path)), module, path, dirname(path));
-      } else {
-        module.exports = loaded;
-      }
-      module.loaded = true;
-      return module.exports;
+    for (const path of [base, `${base}.js`, `${base}.cjs`, `${base}.json`]) {
+      const exports = loadFile(path);
+      if (exports !== undefined) return exports;
     }
-    return undefined;
+    const pkg = packageJson(base);
+    if (pkg && typeof pkg.main === 'string' && pkg.main !== '') {
+      const main = join(base, pkg.main);
+      for (const path of [main, `${main}.js`, `${main}.cjs`, `${main}.json`, `${main}/index.js`]) {
+        const exports = loadFile(path);
+        if (exports !== undefined) return exports;
+      }
+    }
+    return loadFile(`${base}/index.js`);
+  }
+
+  function loadFile(path) {
+    const cached = modules.get(path);
+    if (cached) return cached.exports;
+    const loaded = load(path);
+    if (loaded === undefined) return undefined;
+    const module = { exports: {}, id: path, filename: path, loaded: false };
+    modules.set(path, module);
+    if (typeof loaded === 'function') {
+      loaded.call(module.exports, module.exports, makeRequire(dirname(path)), module, path, dirname(path));
+    } else {
+      module.exports = loaded;
+    }
+    module.loaded = true;
+    return module.exports;
+  }
+
+  // A folder's package.json, read once (null when it has none).
+  const packages = new Map();
+  function packageJson(dir) {
+    if (!packages.has(dir)) {
+      const pkg = load(`${dir}/package.json`);
+      packages.set(dir, pkg && typeof pkg === 'object' ? pkg : null);
+    }
+    return packages.get(dir);
+  }
+
+  // The conditions Basalt matches in a package's `exports`, as Node's `require` does, but not
+  // `node`: a package's Node build reaches for Node's own modules, which scripts do not have.
+  const CONDITIONS = new Set(['require', 'default']);
+
+  // One `exports` target: a path, an array of fallbacks, or conditions (the first key, in the
+  // package's order, that Basalt matches). null: not exported; undefined: no condition matched.
+  function exportTarget(target, star) {
+    if (typeof target === 'string') {
+      return target.startsWith('./') ? target.split('*').join(star ?? '*') : null;
+    }
+    if (Array.isArray(target)) {
+      for (const t of target) {
+        const found = exportTarget(t, star);
+        if (found) return found;
+      }
+      return null;
+    }
+    if (target && typeof target === 'object') {
+      for (const key of Object.keys(target)) {
+        if (!CONDITIONS.has(key)) continue;
+        const found = exportTarget(target[key], star);
+        if (found !== undefined) return found;
+      }
+      return undefined;
+    }
+    return null;
+  }
+
+  // The file `exports` gives for `subpath` ('.' or './x'): an exact key, or the pattern with a
+  // `*` and the longest prefix. null or undefined: the package does not export it.
+  function resolveExports(exports, subpath) {
+    const isMap = exports && typeof exports === 'object' && !Array.isArray(exports) &&
+      Object.keys(exports).some((k) => k.startsWith('.'));
+    if (!isMap) return subpath === '.' ? exportTarget(exports) : null;
+    if (Object.prototype.hasOwnProperty.call(exports, subpath) && !subpath.includes('*')) {
+      return exportTarget(exports[subpath]);
+    }
+    let best;
+    for (const key of Object.keys(exports)) {
+      const star = key.indexOf('*');
+      if (star < 0 || key.indexOf('*', star + 1) >= 0) continue;
+      const prefix = key.slice(0, star);
+      const suffix = key.slice(star + 1);
+      if (subpath !== prefix && subpath.length >= key.length && subpath.startsWith(prefix) &&
+          subpath.endsWith(suffix) &&
+          (!best || prefix.length > best.prefix.length)) {
+        best = { key, prefix, star: subpath.slice(prefix.length, subpath.length - suffix.length) };
+      }
+    }
+    return best ? exportTarget(exports[best.key], best.star) : null;
+  }
+
+  // `require('name')` or `require('name/sub')`: Node's lookup in the `node_modules` folders
+  // from the requiring file's folder up to the code's root, and (the host's part) above it.
+  function loadPackage(dir, spec) {
+    const parts = spec.split('/');
+    const nameLength = spec.startsWith('@') ? 2 : 1;
+    if (parts.length < nameLength || parts.some((p) => p === '' || p === '.' || p === '..')) {
+      return undefined;
+    }
+    const name = parts.slice(0, nameLength).join('/');
+    const sub = parts.slice(nameLength).join('/');
+    for (let d = dir; ; d = dirname(d)) {
+      if (!(d === 'node_modules' || d.endsWith('/node_modules'))) {
+        const root = join(d, `node_modules/${name}`);
+        const pkg = packageJson(root);
+        if (pkg && pkg.exports !== undefined && pkg.exports !== null) {
+          const subpath = sub ? `./${sub}` : '.';
+          const target = resolveExports(pkg.exports, subpath);
+          if (!target) {
+            const err = new Error(`Package subpath '${subpath}' is not defined by "exports" in ${root}/package.json`);
+            err.code = 'ERR_PACKAGE_PATH_NOT_EXPORTED';
+            throw err;
+          }
+          const exports = loadFile(join(root, target));
+          if (exports !== undefined) return exports;
+        } else {
+          const exports = loadModule(sub ? join(root, sub) : root);
+          if (exports !== undefined) return exports;
+        }
+      }
+      if (d === '') return undefined;
+    }
   }
 
   function makeRequire(dir) {
@@ -69,15 +178,18 @@
       if (typeof spec !== 'string' || spec === '') {
         throw new TypeError('The "id" argument must be a non-empty string');
       }
-      if (spec.startsWith('./') || spec.startsWith('../') || spec.startsWith('/')) {
+      if (spec.startsWith('./') || spec.startsWith('../') || spec.startsWith('/') || spec === '.' || spec === '..') {
         const exports = loadModule(join(spec.startsWith('/') ? '' : dir, spec));
         if (exports !== undefined) return exports;
       } else {
         const builtin = globalThis.__basalt && globalThis.__basalt.builtinModule(spec);
         if (builtin !== undefined) return builtin;
+        const exports = spec.startsWith('node:') ? undefined : loadPackage(dir, spec);
+        if (exports !== undefined) return exports;
       }
       const err = new Error(
-        `Cannot find module '${spec}': cloud code can require its own files and 'parse/node'`,
+        `Cannot find module '${spec}': cloud code can require its own files, npm packages from ` +
+          "node_modules (not Node's own modules) and 'parse/node'",
       );
       err.code = 'MODULE_NOT_FOUND';
       throw err;

@@ -28,7 +28,7 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 
 pub use metrics::{Counters, Metrics};
-pub use source::{Source, fingerprint, last_changed};
+pub use source::{Packages, Source, fingerprint, last_changed};
 
 /// Nested invocations (a function saving an object whose `beforeSave` calls a function…) stop
 /// at this depth, so a trigger that re-triggers itself fails instead of looping.

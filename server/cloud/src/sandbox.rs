@@ -2,7 +2,7 @@
 //! `main.js`, evaluated once, then reused for one invocation at a time. Only what is installed
 //! here reaches the script: `__host.rest` (an in-process REST call with the caller's rights),
 //! `__host.http` (Parse.Cloud.httpRequest, host-filtered), `__host.log` and `__host.load`
-//! (`require` of the code's own files). The context has no file, network, process or timer
+//! (`require` of the code's own files and of the npm packages in `node_modules`). The context has no file, network, process or timer
 //! globals of its own.
 
 use std::cell::Cell;
@@ -316,12 +316,29 @@ fn install_host<'js>(
         Function::new(
             ctx.clone(),
             move |ctx: Ctx<'js>, path: String| -> rquickjs::Result<Value<'js>> {
-                let Some(src) = files.files.get(&path) else {
-                    return Ok(Value::new_undefined(ctx));
+                let package;
+                let src = match files.files.get(&path) {
+                    Some(src) => src.as_str(),
+                    None if path.starts_with("node_modules/") => {
+                        package = files
+                            .packages
+                            .read(&path)
+                            .map_err(|e| rquickjs::Exception::throw_internal(&ctx, &e))?;
+                        match &package {
+                            Some(src) => src,
+                            None => return Ok(Value::new_undefined(ctx)),
+                        }
+                    }
+                    None => return Ok(Value::new_undefined(ctx)),
                 };
                 if path.ends_with(".json") {
-                    return ctx.json_parse(src.as_str());
+                    return ctx.json_parse(src);
                 }
+                // A package's script may start with a `#!` line, which Node ignores.
+                let src = match src.strip_prefix("#!") {
+                    Some(rest) => &rest[rest.find('\n').unwrap_or(rest.len())..],
+                    None => src,
+                };
                 // The CommonJS wrapper Node uses; one line, so error lines match the file's.
                 let wrapped = format!(
                     "(function (exports, require, module, __filename, __dirname) {{{src}\n}})"

@@ -1,15 +1,19 @@
 //! The cloud code as loaded from disk: the entry file and every script beside it that it may
-//! `require`, read once so a running runtime never touches the file system.
+//! `require`, read once so a running runtime never touches the file system; and the npm
+//! packages it requires, read from `node_modules` the first time a runtime asks for a file.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// Files larger than this, or a tree larger than [`MAX_TOTAL`], are refused at load.
 const MAX_FILE: u64 = 4 << 20;
 const MAX_TOTAL: u64 = 32 << 20;
 /// Extensions `require` can load.
 const EXTENSIONS: &[&str] = &["js", "cjs", "json"];
+/// What the npm packages' files read may add up to.
+const MAX_PACKAGES: u64 = 64 << 20;
 
 #[derive(Debug, Clone)]
 pub struct Source {
@@ -21,6 +25,8 @@ pub struct Source {
     pub files: BTreeMap<String, String>,
     /// A hash of every file: equal code has equal versions.
     pub version: u64,
+    /// The npm packages `require` finds (not part of the version).
+    pub packages: Arc<Packages>,
 }
 
 impl Source {
@@ -41,7 +47,14 @@ impl Source {
         if !files.contains_key(&name) {
             return Err(format!("{} could not be read", entry.display()));
         }
-        Ok(Source::new(name, dir, files))
+        let packages = Packages::beside(&dir);
+        Ok(Source::new(name, dir, files).with_packages(packages))
+    }
+
+    /// The same code, requiring npm packages from `packages`.
+    pub fn with_packages(mut self, packages: Packages) -> Source {
+        self.packages = Arc::new(packages);
+        self
     }
 
     /// Code given in memory (tests, `basalt deploy` bodies).
@@ -54,6 +67,7 @@ impl Source {
             dir,
             files,
             version: h.finish(),
+            packages: Arc::default(),
         }
     }
 
@@ -62,6 +76,98 @@ impl Source {
         let mut files = BTreeMap::new();
         files.insert(name.to_string(), code.to_string());
         Source::new(name.to_string(), PathBuf::from("."), files)
+    }
+}
+
+/// The `node_modules` folders a script's bare `require('name')` looks in: beside the code and
+/// in every folder above it, nearest first, as Node looks (a Parse Server project keeps its
+/// packages in the project's root, above `cloud/`). Files are read on first use and kept for
+/// every runtime of this code; only `.js`, `.cjs` and `.json` files inside a package's own
+/// folder can be read.
+#[derive(Debug, Default)]
+pub struct Packages {
+    roots: Vec<PathBuf>,
+    read: Mutex<Read>,
+}
+
+#[derive(Debug, Default)]
+struct Read {
+    files: HashMap<String, Option<Arc<str>>>,
+    total: u64,
+}
+
+impl Packages {
+    /// The `node_modules` folders in `dir` and above it.
+    pub fn beside(dir: &Path) -> Packages {
+        let start = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let roots = start
+            .ancestors()
+            .map(|a| a.join("node_modules"))
+            .filter(|p| p.is_dir())
+            .collect();
+        Packages {
+            roots,
+            read: Mutex::default(),
+        }
+    }
+
+    /// The text of `node_modules/<package>/<file>` (a path as the code sees it), `None` when
+    /// there is no such file; an error when the packages read grow past 64 MB or the file
+    /// past 4 MB. The first `node_modules` folder that has the package is the one read, as in
+    /// Node.
+    pub fn read(&self, path: &str) -> Result<Option<Arc<str>>, String> {
+        let mut read = self.read.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(known) = read.files.get(path) {
+            return Ok(known.clone());
+        }
+        let text = match self.locate(path) {
+            Some(file) => {
+                let len = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+                if len > MAX_FILE {
+                    return Err(format!("{path} is larger than 4 MB"));
+                }
+                if read.total + len > MAX_PACKAGES {
+                    return Err(format!(
+                        "the npm packages cloud code requires are larger than 64 MB (at {path})"
+                    ));
+                }
+                read.total += len;
+                std::fs::read_to_string(&file).ok().map(Arc::from)
+            }
+            None => None,
+        };
+        read.files.insert(path.to_string(), text.clone());
+        Ok(text)
+    }
+
+    /// The file behind `node_modules/<package>/<rest>`, if it is a readable script inside the
+    /// package's folder (symbolic links followed, as pnpm makes them, but not out of it).
+    fn locate(&self, path: &str) -> Option<PathBuf> {
+        let parts: Vec<&str> = path.split('/').collect();
+        let bad = |p: &&str| {
+            p.is_empty() || *p == "." || *p == ".." || p.contains('\\') || p.contains('\0')
+        };
+        if parts.first() != Some(&"node_modules") || parts.iter().any(bad) {
+            return None;
+        }
+        let name_len = if parts.get(1)?.starts_with('@') { 2 } else { 1 };
+        if parts.len() < 2 + name_len {
+            return None;
+        }
+        let name = parts[1..1 + name_len].join("/");
+        let rest = parts[1 + name_len..].join("/");
+        let ext = Path::new(&rest).extension().and_then(|e| e.to_str())?;
+        if !EXTENSIONS.contains(&ext) {
+            return None;
+        }
+        let package = self
+            .roots
+            .iter()
+            .map(|r| r.join(&name))
+            .find(|p| p.is_dir())?;
+        let package = std::fs::canonicalize(package).ok()?;
+        let file = std::fs::canonicalize(package.join(rest)).ok()?;
+        (file.starts_with(&package) && file.is_file()).then_some(file)
     }
 }
 
@@ -155,4 +261,76 @@ fn collect(
         files.insert(rel, text);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `<tmp>/node_modules/pkg` and `<tmp>/app/node_modules/near`, with files a script must
+    /// not reach beside them.
+    fn tree() -> PathBuf {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let root =
+            std::env::temp_dir().join(format!("basalt-packages-{}-{nanos}", std::process::id()));
+        let write = |rel: &str, text: &str| {
+            let path = root.join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write("app/main.js", "");
+        write("app/node_modules/near/index.js", "near");
+        write("node_modules/pkg/index.js", "pkg");
+        write("node_modules/pkg/package.json", "{}");
+        write("node_modules/pkg/notes.txt", "not a script");
+        write("node_modules/@scope/p/lib/a.cjs", "scoped");
+        write("node_modules/near/index.js", "far");
+        write("secret.js", "secret");
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(
+            root.join("secret.js"),
+            root.join("node_modules/pkg/leak.js"),
+        )
+        .unwrap();
+        root
+    }
+
+    #[test]
+    fn packages_are_read_from_the_nearest_node_modules_and_nothing_else() {
+        let root = tree();
+        let p = Packages::beside(&root.join("app"));
+        let text = |path: &str| p.read(path).unwrap().map(|t| t.to_string());
+        assert_eq!(text("node_modules/pkg/index.js").as_deref(), Some("pkg"));
+        assert_eq!(text("node_modules/pkg/package.json").as_deref(), Some("{}"));
+        assert_eq!(
+            text("node_modules/@scope/p/lib/a.cjs").as_deref(),
+            Some("scoped")
+        );
+        // The nearest folder that has the package wins, as in Node.
+        assert_eq!(text("node_modules/near/index.js").as_deref(), Some("near"));
+        for refused in [
+            "node_modules/pkg/notes.txt",
+            "node_modules/pkg/../../secret.js",
+            "node_modules/../secret.js",
+            "node_modules/pkg/./index.js",
+            "node_modules/pkg//index.js",
+            "node_modules/pkg/leak.js",
+            "node_modules/absent/index.js",
+            "node_modules/@scope/index.js",
+            "secret.js",
+            "app/main.js",
+        ] {
+            assert_eq!(text(refused), None, "{refused}");
+        }
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn code_given_in_memory_has_no_packages() {
+        let s = Source::single("main.js", "");
+        assert_eq!(s.packages.read("node_modules/pkg/index.js").unwrap(), None);
+    }
 }

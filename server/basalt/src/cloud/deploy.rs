@@ -4,10 +4,10 @@
 //! that does not load is refused and the running code stays.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use basalt_cloud::{Engine, Source};
+use basalt_cloud::{Engine, Packages, Source};
 use basalt_query::{Bind, Sql};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -29,7 +29,9 @@ pub fn bundle(source: &Source) -> Value {
     json!({ "entry": source.entry, "files": source.files })
 }
 
-fn from_bundle(body: &Value) -> ApiResult<Source> {
+/// Deployed code requires npm packages from the `node_modules` folders beside the node's own
+/// `--cloud` file (a deploy sends the code's own files only).
+fn from_bundle(state: &AppState, body: &Value) -> ApiResult<Source> {
     let bad = |m: &str| ApiError::new(Code::InvalidJson, m.to_string());
     let entry = body
         .get("entry")
@@ -58,7 +60,11 @@ fn from_bundle(body: &Value) -> ApiResult<Source> {
             "file paths must be relative and stay inside the code's folder",
         ));
     }
-    Ok(Source::new(entry, PathBuf::from(DEPLOYED), files))
+    let source = Source::new(entry, PathBuf::from(DEPLOYED), files);
+    Ok(match state.config.cloud.as_deref().and_then(Path::parent) {
+        Some(dir) => source.with_packages(Packages::beside(dir)),
+        None => source,
+    })
 }
 
 /// What is now deployed.
@@ -91,7 +97,7 @@ const KEEP_DEPLOYS: i64 = 10;
 
 /// `POST /cloud_code/deploy`: loads the code here, then keeps it and tells the other nodes.
 pub async fn deploy(state: &AppState, body: &Value) -> ApiResult<Value> {
-    let source = from_bundle(body)?;
+    let source = from_bundle(state, body)?;
     let version = source.version;
     let bundle = bundle(&source);
     let out = install(state, source)
@@ -153,7 +159,7 @@ pub async fn kept(state: &AppState, id: Option<i64>) -> Result<Option<Kept>, Str
     };
     let body: Value =
         serde_json::from_str(bundle).map_err(|e| format!("deploy {id} is not a bundle: {e}"))?;
-    let source = from_bundle(&body).map_err(|e| format!("deploy {id}: {}", e.message))?;
+    let source = from_bundle(state, &body).map_err(|e| format!("deploy {id}: {}", e.message))?;
     Ok(Some(Kept {
         id: *id,
         deployed_at: *at,
