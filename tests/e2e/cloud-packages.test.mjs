@@ -50,6 +50,8 @@ before(async () => {
   if (skip) return;
   dir = mkdtempSync(join(testsDir, '.cloud-packages-'));
   writeFileSync(join(dir, 'main.js'), main);
+  // CommonJS, whatever the package.json of tests/ says (see cloud-esm.test.mjs for modules).
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'commonjs' }));
   for (const [path, text] of Object.entries(greeter)) {
     mkdirSync(dirname(join(dir, path)), { recursive: true });
     writeFileSync(join(dir, path), text);

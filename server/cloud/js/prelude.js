@@ -271,11 +271,33 @@
     for (const v of intrinsics) harden(v);
   }
 
+  // A CommonJS module imported from an ES module (see modules.rs): the source of a module whose
+  // default export is its `module.exports` and whose named exports are its own keys that can be
+  // names, as Node offers them.
+  const imported = [];
+  const NAME = /^[A-Za-z_$][\w$]*$/;
+  const RESERVED = new Set(('break case catch class const continue debugger default delete do else ' +
+    'enum export extends false finally for function if import in instanceof new null return super ' +
+    'switch this throw true try typeof var void while with yield let static await implements ' +
+    'interface package private protected public arguments eval').split(' '));
+  function commonjsModule(dir, spec) {
+    const exports = makeRequire(dir)(spec);
+    const id = imported.push(exports) - 1;
+    const names = exports !== null && (typeof exports === 'object' || typeof exports === 'function')
+      ? Object.keys(exports).filter((k) => NAME.test(k) && !RESERVED.has(k))
+      : [];
+    return `const m = globalThis.__boot.imported(${id});\nexport default m;\n` +
+      names.map((k) => `export const ${k} = m.${k};\n`).join('');
+  }
+
   Object.defineProperty(globalThis, '__boot', {
     configurable: true,
     value: Object.freeze({
-      main(entry) { return loadModule(entry); },
+      // An ES module entry is imported (the promise settles once its top level has run).
+      main(entry, isModule) { return isModule ? import(`/${entry}`).then(() => undefined) : loadModule(entry); },
       lockdown,
+      commonjsModule,
+      imported: (id) => imported[id],
     }),
   });
 })();

@@ -12,6 +12,7 @@
 
 mod meter;
 mod metrics;
+mod modules;
 mod pool;
 pub mod ratelimit;
 mod sandbox;

@@ -106,6 +106,11 @@ impl Sandbox {
         let handler = slot.clone();
         rt.set_interrupt_handler(Some(Box::new(move || handler.over_budget())))
             .await;
+        rt.set_loader(
+            crate::modules::CodeResolver,
+            crate::modules::CodeLoader { code: code.clone() },
+        )
+        .await;
         let ctx = AsyncContext::full(&rt).await.map_err(|e| e.to_string())?;
 
         slot.begin(LOAD_CPU, "load".into(), 0);
@@ -121,9 +126,10 @@ impl Sandbox {
             let boot: Object = ctx.globals().get("__boot").map_err(|e| caught(&ctx, e))?;
             let main: Function = boot.get("main").map_err(|e| caught(&ctx, e))?;
             let loaded: Value = main
-                .call((code.entry.clone(),))
+                .call((code.entry.clone(), code.is_module(&code.entry)))
                 .map_err(|e| caught(&ctx, e))?;
-            // A module's top level may return a promise (an async IIFE): let it settle.
+            // A CommonJS top level may return a promise (an async IIFE), and an ES module's
+            // `import()` is one: let it settle.
             if let Some(p) = loaded.as_promise() {
                 p.clone()
                     .into_future::<Value>()

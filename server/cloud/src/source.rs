@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 /// Files larger than this, or a tree larger than [`MAX_TOTAL`], are refused at load.
 const MAX_FILE: u64 = 4 << 20;
 const MAX_TOTAL: u64 = 32 << 20;
-/// Extensions `require` can load.
-const EXTENSIONS: &[&str] = &["js", "cjs", "json"];
+/// Extensions `require` and `import` can load.
+const EXTENSIONS: &[&str] = &["js", "cjs", "mjs", "json"];
 /// What the npm packages' files read may add up to.
 const MAX_PACKAGES: u64 = 64 << 20;
 
@@ -57,6 +57,33 @@ impl Source {
         self
     }
 
+    /// Whether the script at `path` is an ES module, as Node decides: `.mjs`, or `.js` under a
+    /// `package.json` (the nearest, in the code's folders or above them) saying `"type":
+    /// "module"`. Packages in `node_modules` are loaded as CommonJS.
+    pub fn is_module(&self, path: &str) -> bool {
+        if path.ends_with(".mjs") {
+            return true;
+        }
+        if !path.ends_with(".js") || path.starts_with("node_modules/") {
+            return false;
+        }
+        let mut dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+        loop {
+            let at = if dir.is_empty() {
+                "package.json".to_string()
+            } else {
+                format!("{dir}/package.json")
+            };
+            if let Some(text) = self.files.get(&at) {
+                return module_type(text);
+            }
+            if dir.is_empty() {
+                return self.packages.module_type;
+            }
+            dir = dir.rsplit_once('/').map_or("", |(d, _)| d);
+        }
+    }
+
     /// Code given in memory (tests, `basalt deploy` bodies).
     pub fn new(entry: String, dir: PathBuf, files: BTreeMap<String, String>) -> Source {
         let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -88,6 +115,13 @@ impl Source {
 pub struct Packages {
     roots: Vec<PathBuf>,
     read: Mutex<Read>,
+    /// The nearest `package.json` at or above the code's folder says `"type": "module"`.
+    module_type: bool,
+}
+
+fn module_type(package_json: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(package_json)
+        .is_ok_and(|p| p.get("type").and_then(|t| t.as_str()) == Some("module"))
 }
 
 #[derive(Debug, Default)]
@@ -105,9 +139,14 @@ impl Packages {
             .map(|a| a.join("node_modules"))
             .filter(|p| p.is_dir())
             .collect();
+        let module_type = start
+            .ancestors()
+            .find_map(|a| std::fs::read_to_string(a.join("package.json")).ok())
+            .is_some_and(|p| module_type(&p));
         Packages {
             roots,
             read: Mutex::default(),
+            module_type,
         }
     }
 
