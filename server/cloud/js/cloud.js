@@ -716,9 +716,48 @@
     beforePasswordResetRequest: (handler, className, input) => authTrigger(Types.beforePasswordResetRequest, handler, className, input),
   };
 
+  // ---------------------------------------------------------------- file triggers
+
+  // Parse.Cloud.beforeSave(Parse.File, …) and the rest, as Parse's files router runs them:
+  // request.file is a Parse.File (with its data before a save), request.fileSize its size (null
+  // for a delete). A beforeSave may change the file, return another (one already saved, with a
+  // url, is not stored again), or refuse; its answer is the file to store.
+  const FILE_TRIGGERS = new Set([Types.beforeSave, Types.afterSave, Types.beforeDelete, Types.afterDelete]);
+
+  async function fileTrigger(type, handler, input) {
+    const request = baseRequest(type, input);
+    const f = input.file || {};
+    const file = typeof f.base64 === 'string'
+      ? new Parse.File(f.name, { base64: f.base64 }, f.contentType, f.metadata, f.tags)
+      : Parse.File.fromJSON({ __type: 'File', name: f.name, url: f.url });
+    request.file = file;
+    request.fileSize = typeof input.fileSize === 'number' ? input.fileSize : null;
+    try {
+      const ran = await runHandler(handler, request, `${type}.@File`);
+      const returned = await ran.value;
+      if (type !== Types.beforeSave) return {};
+      const out = returned instanceof Parse.File ? returned : file;
+      return {
+        file: {
+          name: out._name, url: out._url, base64: out._data,
+          contentType: out._source ? out._source.type : undefined,
+        },
+      };
+    } catch (e) {
+      const deleting = type === Types.beforeDelete || type === Types.afterDelete;
+      return errorAnswer(resolveError(e, deleting
+        ? { code: Parse.Error.FILE_DELETE_ERROR, message: 'Could not delete file.' }
+        : { code: Parse.Error.FILE_SAVE_ERROR, message: `Could not store file: ${f.name}.` }));
+    }
+  }
+
   async function dispatch(kind, name, input) {
     if (kind === 'function') return runFunction(name, input);
     if (kind === 'job') return runJob(name, input);
+    if (name === '@File' && FILE_TRIGGERS.has(kind)) {
+      const handler = triggerFor(kind, name);
+      return handler ? fileTrigger(kind, handler, input) : {};
+    }
     const run = hasOwn(OBJECT_TRIGGERS, kind) ? OBJECT_TRIGGERS[kind] : null;
     if (!run) return errorAnswer(new Parse.Error(SCRIPT_FAILED, `Unknown invocation kind: ${kind}`));
     const handler = triggerFor(kind, name);

@@ -413,3 +413,116 @@ pub async fn after_logout(state: &AppState, auth: &Auth, session: Map<String, Va
         tracing::warn!(target: "basalt::cloud", "afterLogout failed: {}", e.body());
     }
 }
+
+/// The file hooks' name for the files class (`Parse.Cloud.beforeSave(Parse.File, …)`).
+const FILES: &str = "@File";
+
+/// What a file's `beforeSave` leaves to store.
+#[derive(Debug)]
+pub enum FileToSave {
+    /// These bytes under this name (the client's, or as the hook changed them).
+    Store {
+        name: String,
+        bytes: Vec<u8>,
+        content_type: Option<String>,
+    },
+    /// A file the hook returned that is already stored: nothing is stored.
+    Saved { name: String, url: String },
+}
+
+fn file_request(
+    mut request: Map<String, Value>,
+    file: Value,
+    size: Option<usize>,
+) -> Map<String, Value> {
+    request.insert("file".into(), file);
+    request.insert("fileSize".into(), size.map_or(Value::Null, Value::from));
+    request
+}
+
+/// `beforeSave` of a file upload; `None` when no hook is registered.
+pub async fn before_save_file(
+    state: &AppState,
+    auth: &Auth,
+    name: &str,
+    bytes: &[u8],
+    content_type: &str,
+    file_data: Option<&Value>,
+) -> ApiResult<Option<FileToSave>> {
+    use base64::Engine;
+    let Some(engine) = registered(state, Kind::BeforeSave, FILES) else {
+        return Ok(None);
+    };
+    let origin = Origin::current();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let field = |k: &str| file_data.and_then(|d| d.get(k)).cloned();
+    let file = json!({
+        "name": name,
+        "base64": b64.encode(bytes),
+        "contentType": content_type,
+        "metadata": field("metadata"),
+        "tags": field("tags"),
+    });
+    let request = file_request(
+        request_base(state, auth, &origin).await,
+        file,
+        Some(bytes.len()),
+    );
+    let out = invoke(state, &engine, Kind::BeforeSave, FILES, request, &origin).await?;
+    let file = out.get("file").cloned().unwrap_or(Value::Null);
+    let text = |k: &str| file.get(k).and_then(Value::as_str).map(str::to_string);
+    let name = text("name").unwrap_or_else(|| name.to_string());
+    if let Some(url) = text("url") {
+        return Ok(Some(FileToSave::Saved { name, url }));
+    }
+    let bytes = text("base64")
+        .and_then(|d| b64.decode(d.trim()).ok())
+        .filter(|b| !b.is_empty())
+        .ok_or_else(|| ApiError::with_code(130, "Invalid file upload."))?;
+    Ok(Some(FileToSave::Store {
+        name,
+        bytes,
+        content_type: text("contentType").filter(|t| !t.is_empty()),
+    }))
+}
+
+/// `afterSave` of a file upload, once it is stored; its failure is the client's answer (the
+/// file stays stored), as in Parse.
+pub async fn after_save_file(
+    state: &AppState,
+    auth: &Auth,
+    name: &str,
+    url: &str,
+    size: Option<usize>,
+) -> ApiResult<()> {
+    file_hook(state, auth, Kind::AfterSave, name, url, size).await
+}
+
+/// `beforeDelete` (which may refuse) or `afterDelete` of `DELETE /files/:name`.
+pub async fn delete_file_hook(
+    state: &AppState,
+    auth: &Auth,
+    kind: Kind,
+    name: &str,
+    url: &str,
+) -> ApiResult<()> {
+    file_hook(state, auth, kind, name, url, None).await
+}
+
+async fn file_hook(
+    state: &AppState,
+    auth: &Auth,
+    kind: Kind,
+    name: &str,
+    url: &str,
+    size: Option<usize>,
+) -> ApiResult<()> {
+    let Some(engine) = registered(state, kind, FILES) else {
+        return Ok(());
+    };
+    let origin = Origin::current();
+    let file = json!({ "name": name, "url": url });
+    let request = file_request(request_base(state, auth, &origin).await, file, size);
+    invoke(state, &engine, kind, FILES, request, &origin).await?;
+    Ok(())
+}

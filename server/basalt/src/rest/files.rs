@@ -4,11 +4,13 @@
 //! As in Parse Server 9, uploads by the public are off; the master key may upload (users, who
 //! may by default, come with issue 3).
 
+use basalt_cloud::Kind;
 use basalt_query::{Bind, Sql};
 use base64::Engine;
 use serde_json::{Value, json};
 
 use crate::auth::Auth;
+use crate::cloud::triggers::{self, FileToSave};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::random_token;
 use crate::state::AppState;
@@ -70,10 +72,35 @@ pub async fn upload(
     if bytes.is_empty() {
         return Err(ApiError::with_code(130, "Invalid file upload."));
     }
-    let stored = format!("{}_{name}", random_token(32).to_ascii_lowercase());
     let ctype = ctype
         .filter(|c| !c.is_empty() && c != "text/plain;charset=UTF-8")
         .unwrap_or_else(|| guess_type(name).to_string());
+    let file_data = body.and_then(|b| b.get("fileData"));
+    let hooked = triggers::before_save_file(state, auth, name, &bytes, &ctype, file_data).await?;
+    let (name, bytes, ctype) = match hooked {
+        None => (name.to_string(), bytes, ctype),
+        Some(FileToSave::Store {
+            name: new_name,
+            bytes,
+            content_type,
+        }) => {
+            if !valid_name(&new_name) {
+                return Err(ApiError::with_code(
+                    122,
+                    "Filename contains invalid characters.",
+                ));
+            }
+            let ctype = content_type.unwrap_or_else(|| guess_type(&new_name).to_string());
+            (new_name, bytes, ctype)
+        }
+        Some(FileToSave::Saved { name, url }) => {
+            // Its size is not known here (Parse's fileSize is null too).
+            triggers::after_save_file(state, auth, &name, &url, None).await?;
+            return Ok(Upload { name, url });
+        }
+    };
+    let size = bytes.len();
+    let stored = format!("{}_{name}", random_token(32).to_ascii_lowercase());
     let mut sql = Sql::new(state.storage.dialect());
     sql.push(
         "INSERT INTO \"_Files\" (\"name\", \"contentType\", \"data\", \"createdAt\") VALUES (",
@@ -87,10 +114,9 @@ pub async fn upload(
     sql.bind(Bind::Date(chrono::Utc::now()));
     sql.push(")");
     state.storage.execute(&sql).await?;
-    Ok(Upload {
-        url: format!("{}/{stored}", state.files_base()),
-        name: stored,
-    })
+    let url = format!("{}/{stored}", state.files_base());
+    triggers::after_save_file(state, auth, &stored, &url, Some(size)).await?;
+    Ok(Upload { url, name: stored })
 }
 
 impl Upload {
@@ -118,15 +144,17 @@ pub async fn download(state: &AppState, name: &str) -> ApiResult<(Vec<u8>, Strin
     }
 }
 
-/// `DELETE /files/:name` (master key).
-pub async fn delete(state: &AppState, name: &str) -> ApiResult<()> {
+/// `DELETE /files/:name` (master key), between the file's `beforeDelete` and `afterDelete`.
+pub async fn delete(state: &AppState, auth: &Auth, name: &str) -> ApiResult<()> {
+    let url = format!("{}/{name}", state.files_base());
+    triggers::delete_file_hook(state, auth, Kind::BeforeDelete, name, &url).await?;
     let mut sql = Sql::new(state.storage.dialect());
     sql.push("DELETE FROM \"_Files\" WHERE \"name\" = ");
     sql.bind(Bind::Text(name.to_string()));
     if state.storage.execute(&sql).await? == 0 {
         return Err(ApiError::with_code(153, "Could not delete file."));
     }
-    Ok(())
+    triggers::delete_file_hook(state, auth, Kind::AfterDelete, name, &url).await
 }
 
 fn guess_type(name: &str) -> &'static str {

@@ -38,7 +38,7 @@ pub async fn delete(
     ctx: Ctx,
 ) -> ApiResult<Json<Value>> {
     ctx.require_master()?;
-    files::delete(&state, &name).await?;
+    files::delete(&state, &ctx.auth, &name).await?;
     Ok(Json(json!({})))
 }
 
