@@ -156,6 +156,9 @@ test('beforeSave refusals answer the thrown error and store nothing', async () =
   assert.deepEqual([forbidden.status, forbidden.body], [400, { code: 142, error: 'that name is not allowed' }]);
   const plain = await r('POST', '/classes/CloudItem', { body: { name: 'plain', tag: name } });
   assert.deepEqual([plain.status, plain.body], [400, { code: 141, error: 'plain refusal' }]);
+  // An operation the hook's SDK cannot decode is refused, not stored as null.
+  const op = await r('POST', '/classes/CloudItem', { body: { name: 'op', tag: name, n: { __op: 'Bad' } } });
+  assert.deepEqual([op.status, op.body], [400, { code: 108, error: 'The Bad operator is not supported yet.' }]);
   const left = await r('GET', `/classes/CloudItem?where=${encodeURIComponent(JSON.stringify({ tag: name }))}&count=1&limit=0`, { master: true });
   assert.equal(left.body.count, 0);
 });

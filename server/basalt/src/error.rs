@@ -172,6 +172,7 @@ impl From<crate::storage::StorageError> for ApiError {
             S::Timeout => Self::new(Code::Timeout, "The query took too long and was cancelled."),
             S::Invalid(message) => Self::new(Code::InvalidQuery, message),
             S::Database(cause) => Self::internal(cause),
+            S::Refused(message) => Self::new(Code::OperationForbidden, message),
         }
     }
 }

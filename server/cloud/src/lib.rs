@@ -52,6 +52,8 @@ pub struct RestCall {
     pub options: String,
     /// The nesting depth the call's own triggers run at.
     pub depth: u32,
+    /// The invocation's [`Invocation::origin`], so the host knows whose call this is.
+    pub origin: u64,
 }
 
 /// What the server lends scripts. Both calls answer JSON text, never fail: errors are answers.
@@ -239,6 +241,9 @@ pub struct Invocation {
     pub request: Value,
     /// 0 for a client's request; one more for each call a script makes back into the server.
     pub depth: u32,
+    /// The host's id for the client request this runs for (0: none), handed back with every
+    /// call the script makes ([`RestCall::origin`]).
+    pub origin: u64,
 }
 
 /// An invocation that did not succeed, as a Parse error.
@@ -455,7 +460,7 @@ impl Engine {
                 input,
                 limits.clone(),
                 label,
-                inv.depth,
+                (inv.depth, inv.origin),
             )
             .await;
         let result = match ran {

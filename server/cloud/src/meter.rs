@@ -27,17 +27,20 @@ pub(crate) struct Slot {
     /// Host calls made by the running invocation, and the most it may make.
     pub host_calls: Cell<u32>,
     pub depth: Cell<u32>,
+    pub origin: Cell<u64>,
 }
 
 impl Slot {
     /// Starts charging a new invocation (or a load) against `budget`.
-    pub fn begin(&self, budget: Duration, label: String, depth: u32) {
+    /// `depth`: the nesting depth and origin of the invocation (0, 0 for a load).
+    pub fn begin(&self, budget: Duration, label: String, (depth, origin): (u32, u64)) {
         self.used.set(Duration::ZERO);
         self.poll_start.set(None);
         self.budget.set(Some(budget));
         self.tripped.set(false);
         self.host_calls.set(0);
         self.depth.set(depth);
+        self.origin.set(origin);
         *self.label.borrow_mut() = label;
     }
 
@@ -106,7 +109,7 @@ mod tests {
     fn over_budget_only_while_an_invocation_runs() {
         let slot = Slot::default();
         assert!(!slot.over_budget(), "no invocation, no budget");
-        slot.begin(Duration::ZERO, "function f".into(), 0);
+        slot.begin(Duration::ZERO, "function f".into(), (0, 0));
         slot.poll_start.set(Some(ThreadTime::now()));
         let mut x = 0u64;
         for i in 0..100_000u64 {

@@ -40,7 +40,7 @@ enum Msg {
         input: String,
         limits: Limits,
         label: String,
-        depth: u32,
+        depth: (u32, u64),
         reply: oneshot::Sender<(Ran, Stats)>,
     },
 }
@@ -101,7 +101,7 @@ impl Pool {
         input: String,
         limits: Limits,
         label: String,
-        depth: u32,
+        depth: (u32, u64),
     ) -> (Ran, Stats) {
         let Some(w) = self
             .workers

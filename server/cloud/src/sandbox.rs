@@ -113,7 +113,7 @@ impl Sandbox {
         .await;
         let ctx = AsyncContext::full(&rt).await.map_err(|e| e.to_string())?;
 
-        slot.begin(LOAD_CPU, "load".into(), 0);
+        slot.begin(LOAD_CPU, "load".into(), (0, 0));
         let boot = ctx.async_with(async |ctx| {
             install_host(&ctx, code, env, &slot).map_err(|e| caught(&ctx, e))?;
             for (name, src) in [
@@ -179,7 +179,14 @@ impl Sandbox {
     }
 
     /// Runs one invocation: `input` is the dispatcher's JSON request.
-    pub async fn run(&self, input: &str, limits: &crate::Limits, label: String, depth: u32) -> Ran {
+    /// `depth`: the invocation's nesting depth and origin ([`crate::Invocation`]).
+    pub async fn run(
+        &self,
+        input: &str,
+        limits: &crate::Limits,
+        label: String,
+        depth: (u32, u64),
+    ) -> Ran {
         let memory = self.base_memory.saturating_add(limits.memory);
         if self.memory_limit.get() != memory {
             self.rt.set_memory_limit(memory).await;
@@ -262,6 +269,7 @@ fn install_host<'js>(
                         body,
                         options,
                         depth: s.depth.get() + 1,
+                        origin: s.origin.get(),
                     };
                     s.host_calls.set(s.host_calls.get() + 1);
                     let fut = h.rest(call);

@@ -25,7 +25,7 @@ impl Host for EchoHost {
         Box::pin(async move {
             tokio::time::sleep(delay).await;
             json!({"status": 200, "body": {"result": {
-                "method": call.method, "path": call.path, "depth": call.depth,
+                "method": call.method, "path": call.path, "depth": call.depth, "origin": call.origin,
                 "options": serde_json::from_str::<Value>(&call.options).unwrap_or(Value::Null),
             }}})
             .to_string()
@@ -64,6 +64,7 @@ async fn call(e: &Engine, name: &str, params: Value) -> Result<Value, (i64, Stri
         name: name.into(),
         request: json!({"params": params, "master": false, "user": null}),
         depth: 0,
+        origin: 7,
     })
     .await
     .map(|v| v["result"].clone())
@@ -271,6 +272,8 @@ async fn rest_calls_carry_the_callers_rights_and_depth() {
     let m = call(&e, "asMaster", json!({})).await.expect("runs");
     assert_eq!(m["options"]["useMasterKey"], json!(true));
     assert_eq!(m["depth"], json!(1));
+    // The host is told which of its requests the call belongs to.
+    assert_eq!(m["origin"], json!(7));
     let u = call(&e, "asUser", json!({"token": "r:abc"}))
         .await
         .expect("runs");
@@ -372,6 +375,7 @@ impl Host for LoopbackHost {
                     name: name.to_string(),
                     request: json!({"params": {}, "master": false, "user": null}),
                     depth: call.depth,
+                    origin: call.origin,
                 })
                 .await;
             match out {

@@ -23,6 +23,8 @@ use crate::state::{AppState, Inner};
 #[derive(Debug, Clone, Copy)]
 pub struct CloudCall {
     pub depth: u32,
+    /// The client request the script runs for ([`super::Origin::root`]).
+    pub root: u64,
 }
 
 type Service = BoxCloneSyncService<Request, Response, Infallible>;
@@ -150,6 +152,9 @@ fn envelope(state: &AppState, call: &RestCall) -> Result<Request, String> {
         .map_err(|e| format!("invalid request: {e}"))?;
     req.extensions_mut()
         .insert(ConnectInfo(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))));
-    req.extensions_mut().insert(CloudCall { depth: call.depth });
+    req.extensions_mut().insert(CloudCall {
+        depth: call.depth,
+        root: call.origin,
+    });
     Ok(req)
 }

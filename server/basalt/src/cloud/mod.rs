@@ -42,6 +42,9 @@ pub struct Origin {
     pub context: Map<String, Value>,
     /// 0 for a client's request; one more for each call cloud code makes back into the server.
     pub depth: u32,
+    /// The client request this is, or that the script making this call runs for: the same id
+    /// through every nested call (0 outside requests).
+    pub root: u64,
 }
 
 tokio::task_local! {
@@ -51,6 +54,17 @@ tokio::task_local! {
 }
 
 impl Origin {
+    /// A new client request's [`Origin::root`].
+    pub fn next_root() -> u64 {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The [`Origin::root`] of the request being served (0 outside requests).
+    pub fn current_root() -> u64 {
+        ORIGIN.try_with(|o| o.root).unwrap_or(0)
+    }
+
     pub fn current() -> Arc<Origin> {
         ORIGIN.try_with(Arc::clone).unwrap_or_default()
     }
@@ -213,6 +227,7 @@ pub async fn invoke(
                 name: name.to_string(),
                 request: Value::Object(request),
                 depth: origin.depth,
+                origin: origin.root,
             })
             .await?),
         Handler::Webhook(url) => Ok(state.webhooks.call(url, kind, name, request).await?),

@@ -46,6 +46,18 @@ fn context_of(out: &Value) -> Option<Map<String, Value>> {
     out.get("context").and_then(Value::as_object).cloned()
 }
 
+/// The update operations a beforeSave's SDK decodes.
+const KNOWN_OPS: &[&str] = &[
+    "Delete",
+    "Increment",
+    "Add",
+    "AddUnique",
+    "Remove",
+    "AddRelation",
+    "RemoveRelation",
+    "Batch",
+];
+
 /// `beforeSave`; `id` is the object an update changes.
 pub async fn before_save(
     state: &AppState,
@@ -57,6 +69,17 @@ pub async fn before_save(
     let Some(engine) = registered(state, Kind::BeforeSave, class.as_str()) else {
         return Ok(Before::default());
     };
+    // The hook would see an operation it cannot decode as nothing, and the write would store
+    // it as null: refused first, as Parse refuses it when a beforeSave is registered.
+    if let Some(op) = body.as_object().into_iter().flatten().find_map(|(_, v)| {
+        let op = v.get("__op")?.as_str()?;
+        (!KNOWN_OPS.contains(&op)).then_some(op)
+    }) {
+        return Err(ApiError::with_code(
+            108,
+            format!("The {op} operator is not supported yet."),
+        ));
+    }
     let origin = Origin::current();
     let mut request = request_base(state, auth, &origin).await;
     let object = match id {

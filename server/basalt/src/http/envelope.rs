@@ -112,6 +112,7 @@ fn rate_limited(
 /// What cloud-code hooks see of the request: `installationId`, `ip`, `headers`, `context`.
 fn origin(parts: &axum::http::request::Parts, data: &RequestData) -> std::sync::Arc<Origin> {
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let call = parts.extensions.get::<crate::cloud::CloudCall>();
     let context = match &data.envelope.context {
         Some(Value::Object(m)) => m.clone(),
         _ => header("x-parse-cloud-context")
@@ -128,10 +129,9 @@ fn origin(parts: &axum::http::request::Parts, data: &RequestData) -> std::sync::
             .map(|c| c.0.ip().to_string()),
         headers: parts.headers.clone(),
         context,
-        depth: parts
-            .extensions
-            .get::<crate::cloud::CloudCall>()
-            .map_or(0, |c| c.depth),
+        depth: call.map_or(0, |c| c.depth),
+        // A script's call belongs to the client request its script runs for.
+        root: call.map_or_else(Origin::next_root, |c| c.root),
     })
 }
 

@@ -19,6 +19,7 @@ pub use ddl::{
     add_column, column_type, create_class_table, create_index, create_join_table, drop_column,
     drop_index, drop_table, join_table,
 };
+pub use sqlite::BatchHold;
 
 /// How to decode one selected column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +71,9 @@ pub enum StorageError {
     Invalid(String),
     #[error("database error: {0}")]
     Database(String),
+    /// A write that cannot be done here (the message says why).
+    #[error("{0}")]
+    Refused(String),
 }
 
 pub type StorageResult<T> = Result<T, StorageError>;

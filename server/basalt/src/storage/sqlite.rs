@@ -12,6 +12,7 @@
 //! can lose the last commits before a checkpoint.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -85,6 +86,21 @@ pub struct SqliteStore {
     path: Arc<PathBuf>,
     /// Single-statement writes, committed in groups by [`group_committer`].
     jobs: tokio::sync::mpsc::Sender<Job>,
+    /// The request whose transactional batch holds the writer ([`crate::cloud::Origin::root`]),
+    /// 0 when none does.
+    batch: Arc<AtomicU64>,
+}
+
+/// The writer held by a transactional batch, until this is dropped (see
+/// [`SqliteStore::hold_for_batch`]).
+pub struct BatchHold {
+    batch: Arc<AtomicU64>,
+}
+
+impl Drop for BatchHold {
+    fn drop(&mut self) {
+        self.batch.store(0, Ordering::Relaxed);
+    }
 }
 
 /// Most single-statement writes committed together.
@@ -287,6 +303,7 @@ impl SqliteStore {
             readers: Arc::new(Mutex::new(Vec::new())),
             path: Arc::new(path.to_path_buf()),
             jobs,
+            batch: Arc::default(),
         })
     }
 
@@ -333,7 +350,31 @@ impl SqliteStore {
         result
     }
 
+    /// Marks the writer, which a transactional batch of request `root` has just taken, as that
+    /// batch's until the hold is dropped. Cloud code its hooks run cannot write meanwhile: it
+    /// would wait for the writer, which the batch keeps until the hook answers, stalling every
+    /// write on the server. Such a write is refused at once instead.
+    pub fn hold_for_batch(&self, root: u64) -> BatchHold {
+        self.batch.store(root, Ordering::Relaxed);
+        BatchHold {
+            batch: self.batch.clone(),
+        }
+    }
+
+    fn refuse_inside_own_batch(&self) -> StorageResult<()> {
+        let held = self.batch.load(Ordering::Relaxed);
+        if held != 0 && held == crate::cloud::Origin::current_root() {
+            return Err(StorageError::Refused(
+                "Cloud code cannot write while the transactional batch it runs for holds the \
+                 SQLite database; write in afterSave, or use PostgreSQL"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     async fn submit(&self, sql: &Sql, cols: Option<Vec<Col>>) -> StorageResult<Outcome> {
+        self.refuse_inside_own_batch()?;
         let (done, answer) = tokio::sync::oneshot::channel();
         let gone = || StorageError::Database("the SQLite writer stopped".into());
         self.jobs
@@ -365,6 +406,7 @@ impl SqliteStore {
 
     /// Starts a write transaction: waits for the writer, then `BEGIN IMMEDIATE`.
     pub async fn begin(&self) -> StorageResult<SqliteTx> {
+        self.refuse_inside_own_batch()?;
         let conn = self.writer.clone().lock_owned().await;
         conn.execute_batch("BEGIN IMMEDIATE").map_err(map_err)?;
         Ok(SqliteTx { conn, open: true })

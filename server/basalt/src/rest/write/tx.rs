@@ -24,6 +24,8 @@ pub struct WriteTx {
     tx: Option<Tx>,
     /// `/batch` with `transaction: true`: every statement joins one transaction.
     whole: bool,
+    /// On SQLite, marks the writer as this batch's (see `SqliteStore::hold_for_batch`).
+    hold: Option<crate::storage::BatchHold>,
     ensured: Vec<Ensured>,
     /// What the session cache must learn once this commits.
     effects: Vec<Effect>,
@@ -52,6 +54,7 @@ impl WriteTx {
             storage: state.storage.clone(),
             tx: None,
             whole: false,
+            hold: None,
             ensured: Vec::new(),
             effects: Vec::new(),
             events: Vec::new(),
@@ -90,6 +93,10 @@ impl WriteTx {
         let mut w = Self::new(state);
         w.whole = true;
         w.tx().await?;
+        let root = crate::cloud::Origin::current_root();
+        if let (Storage::Sqlite(s), true) = (&state.storage, root != 0) {
+            w.hold = Some(s.hold_for_batch(root));
+        }
         Ok(w)
     }
 
@@ -152,6 +159,7 @@ impl WriteTx {
         if let Some(tx) = self.tx {
             tx.commit().await?;
         }
+        drop(self.hold);
         for e in &self.ensured {
             state.schemas.commit(e);
         }
