@@ -151,6 +151,11 @@ pub struct Options {
     #[serde(alias = "cloudHttpHosts")]
     pub cloud_http_hosts: Option<String>,
 
+    /// Environment variables cloud code sees in process.env: `STRIPE_KEY,MAIL_FROM` [env: BASALT_CLOUD_ENV] [default: none, process.env is empty]
+    #[arg(long = "cloud-env", visible_alias = "cloudEnv", value_name = "NAMES")]
+    #[serde(alias = "cloudEnv")]
+    pub cloud_env: Option<String>,
+
     /// Key sent to webhooks as X-Parse-Webhook-Key [env: BASALT_WEBHOOK_KEY, PARSE_SERVER_WEBHOOK_KEY]
     #[arg(long = "webhook-key", visible_alias = "webhookKey", value_name = "KEY")]
     #[serde(alias = "webhookKey")]
@@ -248,6 +253,8 @@ pub struct Config {
     pub cloud_watch: bool,
     pub job_schedules: Vec<crate::cloud::schedule::Configured>,
     pub cloud_http_hosts: crate::cloud::outbound::Allowed,
+    /// `process.env` of cloud code: the named variables of Basalt's environment that are set.
+    pub cloud_env: std::collections::BTreeMap<String, String>,
     pub webhook_key: Option<String>,
     pub live_query_classes: Option<Vec<String>>,
     /// `--liveQuery {"redisURL": …}`: nodes share LiveQuery events through Redis pub/sub
@@ -438,6 +445,7 @@ impl Options {
             cloud_watch: bool_env(&["BASALT_CLOUD_WATCH"])?,
             job_schedules: env_any(env, &["BASALT_JOB_SCHEDULES"]),
             cloud_http_hosts: env_any(env, &["BASALT_CLOUD_HTTP_HOSTS"]),
+            cloud_env: env_any(env, &["BASALT_CLOUD_ENV"]),
             webhook_key: env_any(env, &["BASALT_WEBHOOK_KEY", "PARSE_SERVER_WEBHOOK_KEY"]),
             start_live_query_server: bool_env(&[
                 "BASALT_START_LIVE_QUERY_SERVER",
@@ -482,6 +490,7 @@ impl Options {
             cloud_watch: self.cloud_watch.or(other.cloud_watch),
             job_schedules: self.job_schedules.or(other.job_schedules),
             cloud_http_hosts: self.cloud_http_hosts.or(other.cloud_http_hosts),
+            cloud_env: self.cloud_env.or(other.cloud_env),
             webhook_key: self.webhook_key.or(other.webhook_key),
             start_live_query_server: self
                 .start_live_query_server
@@ -638,6 +647,18 @@ impl Config {
             Some(spec) => crate::cloud::outbound::Allowed::parse(spec)?,
             None => crate::cloud::outbound::Allowed::default(),
         };
+        let mut cloud_env = std::collections::BTreeMap::new();
+        for name in o.cloud_env.iter().flat_map(|s| s.split(',')).map(str::trim) {
+            if name.is_empty() {
+                continue;
+            }
+            if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(format!("--cloudEnv: {name:?} is not a variable name"));
+            }
+            if let Some(value) = env(name) {
+                cloud_env.insert(name.to_string(), value);
+            }
+        }
         let max_body_bytes = match &o.max_upload_size {
             Some(s) => parse_size(s).map_err(|e| format!("--maxUploadSize: {e}"))?,
             None => 20 << 20,
@@ -682,6 +703,7 @@ impl Config {
             cloud_watch: o.cloud_watch.unwrap_or(false),
             job_schedules,
             cloud_http_hosts,
+            cloud_env,
             webhook_key: o.webhook_key.clone(),
             live_query_classes,
             live_query_redis,
@@ -766,6 +788,26 @@ mod tests {
             Config::resolve(cli.options, &env).expect("valid").app_id,
             "env"
         );
+    }
+
+    #[test]
+    fn cloud_env_names_the_variables_scripts_see() {
+        let env = |k: &str| match k {
+            "SHOWN" => Some("1".to_string()),
+            "HIDDEN" => Some("2".to_string()),
+            "BASALT_CLOUD_ENV" => Some("SHOWN, UNSET".to_string()),
+            _ => None,
+        };
+        let cli = Cli::try_parse_from(["basalt", "--master-key", "m"]).expect("valid");
+        let c = Config::resolve(cli.options, &env).expect("valid");
+        assert_eq!(
+            c.cloud_env.into_iter().collect::<Vec<_>>(),
+            [("SHOWN".to_string(), "1".to_string())]
+        );
+        let cli = Cli::try_parse_from(["basalt", "--master-key", "m", "--cloudEnv", "A,B-C"])
+            .expect("parses");
+        let err = Config::resolve(cli.options, &no_env).unwrap_err();
+        assert!(err.contains("--cloudEnv") && err.contains("B-C"), "{err}");
     }
 
     #[test]

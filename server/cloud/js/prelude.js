@@ -28,6 +28,237 @@
     },
   });
 
+  // The everyday globals of Node and the web that cloud code uses, built on what the host
+  // gives: timers, `process.env` (only the variables `--cloudEnv` names), `Buffer`,
+  // `TextEncoder` and `TextDecoder`. A timer fires only within the invocation that set it: one
+  // still pending when that invocation ends never runs (a later one must not run it with
+  // another request's state).
+  const sleep = globalThis.__host.sleep;
+  const epoch = globalThis.__host.epoch;
+  const timers = new Map();
+  let nextTimer = 1;
+  class Timeout {
+    constructor(id) { this._id = id; }
+    ref() { return this; }
+    unref() { return this; }
+    hasRef() { return true; }
+    refresh() { return this; }
+    [Symbol.toPrimitive]() { return this._id; }
+  }
+  function startTimer(fn, ms, args, repeat) {
+    if (typeof fn !== 'function') throw new TypeError('The "callback" argument must be of type function');
+    const id = nextTimer++;
+    const at = epoch();
+    const delay = Math.max(repeat ? 1 : 0, Number(ms) || 0);
+    timers.set(id, at);
+    const tick = () => sleep(delay).then(() => {
+      if (timers.get(id) !== at || epoch() !== at) {
+        timers.delete(id);
+        return;
+      }
+      if (!repeat) timers.delete(id);
+      try {
+        fn(...args);
+      } finally {
+        if (repeat && timers.has(id)) tick();
+      }
+    });
+    tick();
+    return new Timeout(id);
+  }
+  const stopTimer = (t) => { timers.delete(t instanceof Timeout ? t._id : Number(t)); };
+  const defineGlobal = (name, value) =>
+    Object.defineProperty(globalThis, name, { configurable: true, writable: true, value });
+  defineGlobal('setTimeout', (fn, ms, ...args) => startTimer(fn, ms, args, false));
+  defineGlobal('setInterval', (fn, ms, ...args) => startTimer(fn, ms, args, true));
+  defineGlobal('setImmediate', (fn, ...args) => startTimer(fn, 0, args, false));
+  defineGlobal('clearTimeout', stopTimer);
+  defineGlobal('clearInterval', stopTimer);
+  defineGlobal('clearImmediate', stopTimer);
+
+  // No `versions.node`: packages that see it reach for Node's own modules.
+  const appEnv = (globalThis.__host.appInfo && globalThis.__host.appInfo.env) || {};
+  defineGlobal('process', {
+    env: Object.assign({}, appEnv),
+    argv: [],
+    nextTick(fn, ...args) { queueMicrotask(() => fn(...args)); },
+  });
+
+  function utf8Encode(text) {
+    const s = String(text);
+    const out = [];
+    for (let i = 0; i < s.length; i++) {
+      let c = s.charCodeAt(i);
+      if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+        const d = s.charCodeAt(i + 1);
+        if (d >= 0xdc00 && d <= 0xdfff) {
+          c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+          i++;
+        }
+      }
+      if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
+      if (c < 0x80) out.push(c);
+      else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63));
+      else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+      else out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+    }
+    return out;
+  }
+
+  // Invalid sequences become U+FFFD, as Node and TextDecoder do.
+  function utf8Decode(bytes) {
+    let out = '';
+    for (let i = 0; i < bytes.length;) {
+      const b = bytes[i];
+      let c = 0xfffd;
+      let n = 1;
+      const cont = (k) => i + k < bytes.length && (bytes[i + k] & 0xc0) === 0x80;
+      if (b < 0x80) c = b;
+      else if (b >= 0xc2 && b < 0xe0 && cont(1)) { c = ((b & 31) << 6) | (bytes[i + 1] & 63); n = 2; }
+      else if (b >= 0xe0 && b < 0xf0 && cont(1) && cont(2)) {
+        const v = ((b & 15) << 12) | ((bytes[i + 1] & 63) << 6) | (bytes[i + 2] & 63);
+        if (v >= 0x800 && (v < 0xd800 || v > 0xdfff)) { c = v; n = 3; }
+      } else if (b >= 0xf0 && b < 0xf5 && cont(1) && cont(2) && cont(3)) {
+        const v = ((b & 7) << 18) | ((bytes[i + 1] & 63) << 12) | ((bytes[i + 2] & 63) << 6) | (bytes[i + 3] & 63);
+        if (v >= 0x10000 && v <= 0x10ffff) { c = v; n = 4; }
+      }
+      out += String.fromCodePoint(c);
+      i += n;
+    }
+    return out;
+  }
+
+  const binaryString = (bytes) => {
+    let s = '';
+    for (let i = 0; i < bytes.length; i += 8192) s += String.fromCharCode(...bytes.subarray(i, i + 8192));
+    return s;
+  };
+  const HEX = '0123456789abcdef';
+
+  function encodeText(text, encoding) {
+    const s = String(text);
+    switch (normalizeEncoding(encoding)) {
+      case 'utf8': return utf8Encode(s);
+      case 'base64': {
+        // As leniently as Node: url-safe letters, no padding, stray characters ignored.
+        let clean = s.replace(/-/g, '+').replace(/_/g, '/').replace(/[^A-Za-z0-9+/]/g, '');
+        if (clean.length % 4 === 1) clean = clean.slice(0, -1);
+        const bin = atob(clean + '='.repeat((4 - (clean.length % 4)) % 4));
+        return Array.from(bin, (ch) => ch.charCodeAt(0));
+      }
+      case 'hex': {
+        const out = [];
+        for (let i = 0; i + 1 < s.length; i += 2) {
+          const v = parseInt(s.slice(i, i + 2), 16);
+          if (Number.isNaN(v)) break;
+          out.push(v);
+        }
+        return out;
+      }
+      case 'latin1': return Array.from(s, (ch) => ch.charCodeAt(0) & 255);
+    }
+    throw new TypeError(`Unknown encoding: ${encoding}`);
+  }
+
+  function normalizeEncoding(encoding) {
+    const e = String(encoding === undefined ? 'utf8' : encoding).toLowerCase();
+    if (e === 'utf8' || e === 'utf-8') return 'utf8';
+    if (e === 'base64' || e === 'base64url') return 'base64';
+    if (e === 'hex') return 'hex';
+    if (e === 'latin1' || e === 'binary' || e === 'ascii') return 'latin1';
+    return undefined;
+  }
+
+  class Buffer extends Uint8Array {
+    static from(value, encoding, length) {
+      if (typeof value === 'string') return Buffer._of(encodeText(value, encoding));
+      if (value instanceof ArrayBuffer) return new Buffer(value, encoding || 0, length);
+      if (ArrayBuffer.isView(value)) return Buffer._of(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+      if (value && value.type === 'Buffer' && Array.isArray(value.data)) return Buffer._of(value.data);
+      if (Array.isArray(value) || (value && typeof value.length === 'number')) return Buffer._of(Array.from(value));
+      throw new TypeError('The first argument must be a string, Buffer, ArrayBuffer, Array, or array-like object.');
+    }
+    static _of(bytes) {
+      const b = new Buffer(bytes.length);
+      b.set(bytes);
+      return b;
+    }
+    static alloc(size, fill) {
+      const b = new Buffer(size);
+      if (fill !== undefined) b.fill(typeof fill === 'string' ? fill.charCodeAt(0) : fill);
+      return b;
+    }
+    static allocUnsafe(size) { return new Buffer(size); }
+    static isBuffer(value) { return value instanceof Buffer; }
+    static isEncoding(encoding) { return normalizeEncoding(encoding) !== undefined; }
+    static byteLength(value, encoding) {
+      return typeof value === 'string' ? encodeText(value, encoding).length : value.byteLength;
+    }
+    static concat(list, total) {
+      const length = total === undefined ? list.reduce((n, b) => n + b.length, 0) : total;
+      const out = Buffer.alloc(length);
+      let at = 0;
+      for (const b of list) {
+        if (at >= length) break;
+        out.set(b.subarray(0, length - at), at);
+        at += b.length;
+      }
+      return out;
+    }
+    static compare(a, b) { return a.compare(b); }
+    toString(encoding, start = 0, end = this.length) {
+      const bytes = this.subarray(start, end);
+      switch (normalizeEncoding(encoding)) {
+        case 'utf8': return utf8Decode(bytes);
+        case 'base64': {
+          const b64 = btoa(binaryString(bytes));
+          return String(encoding).toLowerCase() === 'base64url'
+            ? b64.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '') : b64;
+        }
+        case 'hex': return Array.from(bytes, (v) => HEX[v >> 4] + HEX[v & 15]).join('');
+        case 'latin1': return binaryString(bytes);
+      }
+      throw new TypeError(`Unknown encoding: ${encoding}`);
+    }
+    toJSON() { return { type: 'Buffer', data: Array.from(this) }; }
+    equals(other) { return this.compare(other) === 0; }
+    compare(other) {
+      const n = Math.min(this.length, other.length);
+      for (let i = 0; i < n; i++) if (this[i] !== other[i]) return this[i] < other[i] ? -1 : 1;
+      return this.length === other.length ? 0 : this.length < other.length ? -1 : 1;
+    }
+    slice(start, end) { return this.subarray(start, end); }
+    copy(target, targetStart = 0, sourceStart = 0, sourceEnd = this.length) {
+      const part = this.subarray(sourceStart, Math.min(sourceEnd, sourceStart + target.length - targetStart));
+      target.set(part, targetStart);
+      return part.length;
+    }
+    write(text, offset = 0, encoding = 'utf8') {
+      const bytes = encodeText(text, encoding).slice(0, this.length - offset);
+      this.set(bytes, offset);
+      return bytes.length;
+    }
+  }
+  defineGlobal('Buffer', Buffer);
+
+  class TextEncoder {
+    get encoding() { return 'utf-8'; }
+    encode(text = '') { return Uint8Array.from(utf8Encode(text)); }
+  }
+  class TextDecoder {
+    constructor(label = 'utf-8') {
+      if (normalizeEncoding(label) !== 'utf8') throw new RangeError(`The "${label}" encoding is not supported`);
+    }
+    get encoding() { return 'utf-8'; }
+    decode(bytes) {
+      if (bytes === undefined) return '';
+      const view = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      return utf8Decode(view);
+    }
+  }
+  defineGlobal('TextEncoder', TextEncoder);
+  defineGlobal('TextDecoder', TextDecoder);
+
   // Joins a relative specifier to a directory; '' is the code's root. Nothing resolves above it.
   function join(dir, spec) {
     const out = [];
@@ -264,6 +495,9 @@
       Object.getPrototypeOf(''[Symbol.iterator]()),
       Object.getPrototypeOf(/x/[Symbol.matchAll](''))
     ];
+    intrinsics.push(Timeout, globalThis.Buffer, globalThis.TextEncoder, globalThis.TextDecoder, globalThis.process,
+      globalThis.setTimeout, globalThis.setInterval, globalThis.setImmediate, globalThis.clearTimeout,
+      globalThis.clearInterval, globalThis.clearImmediate);
     for (const name of ['Iterator', 'SharedArrayBuffer', 'Atomics', 'Float16Array']) {
       if (name in globalThis) intrinsics.push(globalThis[name]);
     }

@@ -1903,9 +1903,9 @@
 
   const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 
-  // A reference to a stored file, or new content given as {base64} or an array of bytes and
-  // uploaded by save() (POST files/<name>). Node Buffers, streams, Blobs and {uri} sources do not
-  // exist here.
+  // A reference to a stored file, or new content given as {base64} or bytes (an array, a
+  // Uint8Array or a Buffer) and uploaded by save() (POST files/<name>). Streams, Blobs and {uri}
+  // sources do not exist here.
   class ParseFile {
     constructor(name, data, type, metadata, tags) {
       const specifiedType = type || '';

@@ -28,6 +28,8 @@ pub(crate) struct Slot {
     pub host_calls: Cell<u32>,
     pub depth: Cell<u32>,
     pub origin: Cell<u64>,
+    /// Counts invocations: a timer set in one fires in no other.
+    pub epoch: Cell<u64>,
 }
 
 impl Slot {
@@ -41,6 +43,7 @@ impl Slot {
         self.host_calls.set(0);
         self.depth.set(depth);
         self.origin.set(origin);
+        self.epoch.set(self.epoch.get().wrapping_add(1));
         *self.label.borrow_mut() = label;
     }
 

@@ -286,6 +286,34 @@ fn install_host<'js>(
         )?,
     )?;
 
+    // Timers: `sleep` resolves after `ms` (the invocation's wall-clock limit bounds it);
+    // `epoch` tells the invocation that set a timer from any later one.
+    let e = env.clone();
+    host.set(
+        "sleep",
+        Function::new(
+            ctx.clone(),
+            Async(move |ms: f64| {
+                let ms = if ms.is_finite() {
+                    ms.clamp(0.0, 2_147_483_647.0)
+                } else {
+                    0.0
+                };
+                let handle = e.handle.clone();
+                async move {
+                    let wait = Duration::from_micros((ms * 1000.0) as u64);
+                    let _ = handle.spawn(tokio::time::sleep(wait)).await;
+                    Ok::<(), rquickjs::Error>(())
+                }
+            }),
+        )?,
+    )?;
+    let s = slot.clone();
+    host.set(
+        "epoch",
+        Function::new(ctx.clone(), move || s.epoch.get() as f64)?,
+    )?;
+
     let (h, e) = (env.host.clone(), env.clone());
     host.set(
         "http",

@@ -147,6 +147,7 @@ fn options(state: &AppState) -> Options {
         "applicationId": state.config.app_id,
         "serverURL": state.config.server_url,
         "javaScriptKey": state.config.client_keys.javascript,
+        "env": state.config.cloud_env,
     });
     o
 }
