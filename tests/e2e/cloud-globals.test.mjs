@@ -58,6 +58,28 @@ Parse.Cloud.define('bytes', (req) => {
     decoded: new TextDecoder().decode(new Uint8Array(req.params.broken)),
   };
 });
+Parse.Cloud.define('crypto', (req) => {
+  const crypto = require('crypto');
+  const { text, key } = req.params;
+  const hashes = {};
+  for (const alg of ['md5', 'sha1', 'sha256', 'sha384', 'sha512']) {
+    hashes[alg] = [crypto.createHash(alg).update(text).digest('hex'), crypto.createHmac(alg, key).update(text).digest('base64')];
+  }
+  const parts = crypto.createHash('sha256').update('a').update(Buffer.from('b')).update('63', 'hex');
+  const copy = parts.copy().update('more').digest('hex');
+  const bytes = crypto.randomBytes(32);
+  const values = crypto.getRandomValues(new Uint32Array(4));
+  let refused = null;
+  try { crypto.createHash('whirlpool'); } catch (e) { refused = e.message; }
+  return {
+    hashes, parts: parts.digest('hex'), copy, same: require('node:crypto') === crypto,
+    bytes: [bytes.length, Buffer.isBuffer(bytes), bytes.equals(crypto.randomBytes(32))],
+    uuid: crypto.randomUUID(), webUuid: typeof globalThis.crypto.randomUUID(),
+    values: values.length, ints: Array.from({ length: 50 }, () => crypto.randomInt(3, 7)),
+    safe: [crypto.timingSafeEqual(Buffer.from('ab'), Buffer.from('ab')), crypto.timingSafeEqual(Buffer.from('ab'), Buffer.from('ac'))],
+    refused,
+  };
+});
 Parse.Cloud.define('tamper', () => {
   try { Buffer.prototype.toString = () => 'hijacked'; } catch (e) { /* frozen */ }
   try { process.env.INJECTED = 'yes'; } catch (e) { /* frozen */ }
@@ -133,6 +155,31 @@ test('Buffer, TextEncoder and TextDecoder answer as Node does', { skip }, async 
     encoded: Array.from(new TextEncoder().encode(text)),
     decoded: new TextDecoder().decode(new Uint8Array(broken)),
   });
+});
+
+test("require('crypto') hashes and HMACs as Node does, with random bytes, UUIDs and a constant-time compare", { skip }, async () => {
+  const crypto = await import('node:crypto');
+  const text = 'héllo ✓';
+  const key = 'secret key';
+  const c = await run('crypto', { text, key });
+  const hashes = {};
+  for (const alg of ['md5', 'sha1', 'sha256', 'sha384', 'sha512']) {
+    hashes[alg] = [crypto.createHash(alg).update(text).digest('hex'), crypto.createHmac(alg, key).update(text).digest('base64')];
+  }
+  const parts = crypto.createHash('sha256').update('a').update(Buffer.from('b')).update('63', 'hex');
+  assert.deepEqual(c.hashes, hashes);
+  assert.equal(c.copy, parts.copy().update('more').digest('hex'));
+  assert.equal(c.parts, parts.digest('hex'));
+  assert.equal(c.same, true);
+  assert.deepEqual(c.bytes, [32, true, false]);
+  assert.match(c.uuid, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.equal(c.webUuid, 'string');
+  assert.equal(c.values, 4);
+  assert.ok(c.ints.every((n) => Number.isInteger(n) && n >= 3 && n < 7), JSON.stringify(c.ints));
+  assert.deepEqual(c.safe, [true, false]);
+  // Both refuse an unknown algorithm (Node's message is OpenSSL's and varies by version).
+  assert.throws(() => crypto.createHash('whirlpool'));
+  assert.equal(typeof c.refused, 'string');
 });
 
 test('one invocation cannot change Buffer or process.env for the next', { skip }, async () => {

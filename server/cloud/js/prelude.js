@@ -259,6 +259,102 @@
   defineGlobal('TextEncoder', TextEncoder);
   defineGlobal('TextDecoder', TextDecoder);
 
+  // `require('crypto')` (and `node:crypto`): Node's hashes and HMACs, random bytes, UUIDs and
+  // constant-time comparison, computed by the host; `crypto` is the web's getRandomValues and
+  // randomUUID.
+  const digestOf = globalThis.__host.digest;
+  const randomOf = globalThis.__host.random;
+  const bytesOf = (data, encoding) => {
+    if (typeof data === 'string') return encodeText(data, encoding);
+    if (data instanceof ArrayBuffer) return Array.from(new Uint8Array(data));
+    if (ArrayBuffer.isView(data)) return Array.from(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    throw new TypeError('The "data" argument must be of type string or an instance of Buffer, TypedArray, or DataView.');
+  };
+  class Hash {
+    constructor(algorithm, key) {
+      if (digestOf(String(algorithm), [], key) === undefined) {
+        throw new Error(key ? `Invalid digest: ${algorithm}` : 'Digest method not supported');
+      }
+      this._algorithm = String(algorithm);
+      this._key = key;
+      this._data = [];
+      this._done = false;
+    }
+    update(data, encoding) {
+      if (this._done) throw new Error('Digest already called');
+      for (const b of bytesOf(data, encoding)) this._data.push(b);
+      return this;
+    }
+    digest(encoding) {
+      if (this._done) throw new Error('Digest already called');
+      this._done = true;
+      const out = Buffer.from(digestOf(this._algorithm, this._data, this._key));
+      return encoding === undefined || encoding === 'buffer' ? out : out.toString(encoding);
+    }
+    copy() {
+      const h = new Hash(this._algorithm, this._key);
+      h._data = this._data.slice();
+      return h;
+    }
+  }
+  function randomBytes(size, callback) {
+    const n = Number(size);
+    if (!Number.isInteger(n) || n < 0 || n > 2 ** 31 - 1) {
+      throw new RangeError(`The value of "size" is out of range. Received ${size}`);
+    }
+    const out = Buffer.alloc(n);
+    for (let at = 0; at < n; at += 65536) out.set(randomOf(Math.min(65536, n - at)), at);
+    if (typeof callback === 'function') {
+      queueMicrotask(() => callback(null, out));
+      return undefined;
+    }
+    return out;
+  }
+  function randomUUID() {
+    const b = randomBytes(16);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const h = b.toString('hex');
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+  function randomInt(min, max) {
+    if (max === undefined || typeof max === 'function') [min, max] = [0, min];
+    if (!Number.isSafeInteger(min) || !Number.isSafeInteger(max) || max <= min || max - min > 2 ** 48) {
+      throw new RangeError('The "min" and "max" arguments must be safe integers with max > min');
+    }
+    const range = max - min;
+    const limit = 2 ** 48 - (2 ** 48 % range);
+    for (;;) {
+      const v = randomBytes(6).reduce((acc, byte) => acc * 256 + byte, 0);
+      if (v < limit) return min + (v % range);
+    }
+  }
+  function getRandomValues(array) {
+    if (!ArrayBuffer.isView(array) || array instanceof Float32Array || array instanceof Float64Array) {
+      throw new TypeError('The data argument must be an integer-type TypedArray');
+    }
+    if (array.byteLength > 65536) throw new RangeError('The ArrayBufferView\'s byte length exceeds 65536');
+    new Uint8Array(array.buffer, array.byteOffset, array.byteLength).set(randomOf(array.byteLength));
+    return array;
+  }
+  function timingSafeEqual(a, b) {
+    const x = bytesOf(a);
+    const y = bytesOf(b);
+    if (x.length !== y.length) throw new RangeError('Input buffers must have the same byte length');
+    let diff = 0;
+    for (let i = 0; i < x.length; i++) diff |= x[i] ^ y[i];
+    return diff === 0;
+  }
+  const webcrypto = { getRandomValues, randomUUID };
+  const cryptoModule = {
+    createHash: (algorithm) => new Hash(algorithm),
+    createHmac: (algorithm, key) => new Hash(algorithm, bytesOf(key)),
+    hash: (algorithm, data, encoding = 'hex') => new Hash(algorithm).update(data).digest(encoding),
+    getHashes: () => ['md5', 'sha1', 'sha256', 'sha384', 'sha512'],
+    randomBytes, randomUUID, randomInt, getRandomValues, timingSafeEqual, webcrypto,
+  };
+  defineGlobal('crypto', webcrypto);
+
   // Joins a relative specifier to a directory; '' is the code's root. Nothing resolves above it.
   function join(dir, spec) {
     const out = [];
@@ -413,6 +509,7 @@
         const exports = loadModule(join(spec.startsWith('/') ? '' : dir, spec));
         if (exports !== undefined) return exports;
       } else {
+        if (spec === 'crypto' || spec === 'node:crypto') return cryptoModule;
         const builtin = globalThis.__basalt && globalThis.__basalt.builtinModule(spec);
         if (builtin !== undefined) return builtin;
         const exports = spec.startsWith('node:') ? undefined : loadPackage(dir, spec);
@@ -420,7 +517,7 @@
       }
       const err = new Error(
         `Cannot find module '${spec}': cloud code can require its own files, npm packages from ` +
-          "node_modules (not Node's own modules) and 'parse/node'",
+          "node_modules, 'crypto' and 'parse/node' (not Node's other modules)",
       );
       err.code = 'MODULE_NOT_FOUND';
       throw err;
@@ -495,7 +592,7 @@
       Object.getPrototypeOf(''[Symbol.iterator]()),
       Object.getPrototypeOf(/x/[Symbol.matchAll](''))
     ];
-    intrinsics.push(Timeout, globalThis.Buffer, globalThis.TextEncoder, globalThis.TextDecoder, globalThis.process,
+    intrinsics.push(Timeout, Hash, cryptoModule, globalThis.crypto, globalThis.Buffer, globalThis.TextEncoder, globalThis.TextDecoder, globalThis.process,
       globalThis.setTimeout, globalThis.setInterval, globalThis.setImmediate, globalThis.clearTimeout,
       globalThis.clearInterval, globalThis.clearImmediate);
     for (const name of ['Iterator', 'SharedArrayBuffer', 'Atomics', 'Float16Array']) {

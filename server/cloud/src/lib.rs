@@ -10,6 +10,7 @@
 //! The crate knows nothing of HTTP or storage: the server gives it a [`Host`], through which
 //! scripts make REST calls with the rights they name (never silently master).
 
+mod crypto;
 mod meter;
 mod metrics;
 mod modules;

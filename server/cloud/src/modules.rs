@@ -59,7 +59,7 @@ impl Resolver for CodeResolver {
         if name.starts_with("./") || name.starts_with("../") || name.starts_with('/') {
             return Ok(join(if name.starts_with('/') { "" } else { dir }, name));
         }
-        if name.starts_with("node:") || name.contains('|') {
+        if (name.starts_with("node:") && name != "node:crypto") || name.contains('|') {
             return Err(Error::new_resolving_message(
                 base,
                 name,

@@ -308,6 +308,20 @@ fn install_host<'js>(
             }),
         )?,
     )?;
+    // require('crypto'): hashes, HMACs and random bytes (see crypto.rs).
+    host.set(
+        "digest",
+        Function::new(
+            ctx.clone(),
+            |algorithm: String, data: Vec<u8>, key: Option<Vec<u8>>| {
+                crate::crypto::digest(&algorithm, &data, key.as_deref())
+            },
+        )?,
+    )?;
+    host.set(
+        "random",
+        Function::new(ctx.clone(), |n: usize| crate::crypto::random(n))?,
+    )?;
     let s = slot.clone();
     host.set(
         "epoch",

@@ -224,7 +224,8 @@ async fn invocations_cannot_tamper_with_each_other() {
           console.log('subclass check', { a: f.get('a') });
           return [f.get('a'), f.className, new Bar().className, acl.getPublicReadAccess(), q.toJSON()];
         });
-        Parse.Cloud.define('host', () => [typeof __host, typeof __boot, typeof process, typeof globalThis.require, typeof setTimeout]);
+        Parse.Cloud.define('host', () => [typeof __host, typeof __boot, typeof globalThis.require,
+          Object.keys(process).join(','), JSON.stringify(process.env), typeof process.versions]);
         "#,
         options(1000, 16),
     )
@@ -248,11 +249,13 @@ async fn invocations_cannot_tamper_with_each_other() {
     );
     assert_eq!(
         call(&e, "host", json!({})).await,
+        // `process` is Basalt's: the --cloudEnv variables (none here), not Node's.
         Ok(json!([
             "undefined",
             "undefined",
             "undefined",
-            "undefined",
+            "env,argv,nextTick",
+            "{}",
             "undefined"
         ]))
     );
