@@ -95,11 +95,16 @@ pub struct SqliteStore {
 /// [`SqliteStore::hold_for_batch`]).
 pub struct BatchHold {
     batch: Arc<AtomicU64>,
+    root: u64,
 }
 
 impl Drop for BatchHold {
     fn drop(&mut self) {
-        self.batch.store(0, Ordering::Relaxed);
+        // Only its own mark: the next batch may already hold the writer (and have marked it)
+        // when this one's transaction has ended before this is dropped.
+        let _ = self
+            .batch
+            .compare_exchange(self.root, 0, Ordering::Relaxed, Ordering::Relaxed);
     }
 }
 
@@ -358,6 +363,7 @@ impl SqliteStore {
         self.batch.store(root, Ordering::Relaxed);
         BatchHold {
             batch: self.batch.clone(),
+            root,
         }
     }
 
@@ -564,6 +570,21 @@ mod tests {
         count.push("SELECT COUNT(*) FROM t");
         let rows = store.fetch(&count, &[Col::Int]).expect("count");
         assert_eq!(rows, vec![vec![Cell::Int(63)]]);
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    /// A batch's hold, dropped after the next batch has taken the writer and marked it, leaves
+    /// the next batch's mark alone.
+    #[tokio::test]
+    async fn a_batch_hold_clears_only_its_own_mark() {
+        let dir = std::env::temp_dir().join(format!("basalt-hold-{}", crate::ids::random_token(8)));
+        let store = SqliteStore::open(&dir.join("t.db")).await.expect("open");
+        let first = store.hold_for_batch(1);
+        let second = store.hold_for_batch(2);
+        drop(first);
+        assert_eq!(store.batch.load(Ordering::Relaxed), 2);
+        drop(second);
+        assert_eq!(store.batch.load(Ordering::Relaxed), 0);
         std::fs::remove_dir_all(dir).ok();
     }
 
