@@ -6,10 +6,7 @@
 // once (119) instead, and the batch changes nothing.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startServer, rest, target, dbKind } from '../lib/harness.mjs';
+import { startWithCloud, rest, target, dbKind } from '../lib/harness.mjs';
 
 const skip = target !== 'basalt' && 'the oracle runs its own cloud code';
 
@@ -22,18 +19,13 @@ Parse.Cloud.afterSave('TxAfter', async (req) => {
 });
 `;
 
-let dir, server, r;
+let server, r;
 before(async () => {
   if (skip) return;
-  dir = mkdtempSync(join(tmpdir(), 'basalt-cloud-batch-'));
-  writeFileSync(join(dir, 'main.js'), code);
-  server = await startServer({ extraArgs: ['--cloud', join(dir, 'main.js')] });
+  server = await startWithCloud(code);
   r = rest(server);
 });
-after(async () => {
-  await server?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+after(async () => { await server?.stop(); });
 
 const batch = (requests, transaction = true) =>
   r('POST', '/batch', { body: { transaction, requests }, master: true });

@@ -8,10 +8,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, rest, target } from '../lib/harness.mjs';
+import { startServer, startWithCloud, rest, target } from '../lib/harness.mjs';
 
 const skip = target !== 'basalt' && 'Parse Server runs cloud code on Node itself';
 const testsDir = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -94,18 +93,16 @@ test('a "type": "module" project above cloud/ loads as ES modules, with every ki
 });
 
 test('an .mjs entry is a module; the .js files beside it stay CommonJS', { skip }, async () => {
-  // Outside tests/, whose package.json says "type": "module" (and would make helper.js one).
-  const other = mkdtempSync(join(tmpdir(), 'basalt-cloud-mjs-'));
-  tree(other, {
+  // In the temporary folder, outside tests/, whose package.json says "type": "module" (and
+  // would make helper.js one).
+  const s = await startWithCloud({
     'main.mjs': "import helper from './helper.js';\nParse.Cloud.define('mjs', () => helper.twice(21));\n",
     'helper.js': 'exports.twice = (n) => n * 2;\n',
-  });
-  const s = await startServer({ extraArgs: ['--cloud', join(other, 'main.mjs')] });
+  }, { entry: 'main.mjs' });
   try {
     assert.deepEqual((await rest(s)('POST', '/functions/mjs', { body: {} })).body, { result: 42 });
   } finally {
     await s.stop();
-    rmSync(other, { recursive: true, force: true });
   }
 });
 

@@ -5,10 +5,7 @@
 // triggerName) and its refusals (a Parse.Error keeps its code, a thrown string is 130).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startServer, rest, target } from '../lib/harness.mjs';
+import { startWithCloud, rest, target } from '../lib/harness.mjs';
 
 const skip = target !== 'basalt' && 'Parse Server on PostgreSQL cannot store files';
 
@@ -35,18 +32,13 @@ Parse.Cloud.afterDelete(Parse.File, (req) => { seen.push({ trigger: req.triggerN
 Parse.Cloud.define('seen', () => seen.splice(0));
 `;
 
-let dir, server, r;
+let server, r;
 before(async () => {
   if (skip) return;
-  dir = mkdtempSync(join(tmpdir(), 'basalt-file-hooks-'));
-  writeFileSync(join(dir, 'main.js'), code);
-  server = await startServer({ extraArgs: ['--cloud', join(dir, 'main.js')] });
+  server = await startWithCloud(code);
   r = rest(server);
 });
-after(async () => {
-  await server?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+after(async () => { await server?.stop(); });
 
 const seen = async () => (await r('POST', '/functions/seen', { body: {}, master: true })).body.result;
 const upload = (name, text, opts = {}) => r('POST', `/files/${name}`, {

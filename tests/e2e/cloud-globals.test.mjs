@@ -3,10 +3,7 @@
 // test. Basalt only: Parse Server is Node.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startServer, rest, target } from '../lib/harness.mjs';
+import { startWithCloud, rest, target } from '../lib/harness.mjs';
 
 const skip = target !== 'basalt' && 'Parse Server is Node';
 
@@ -87,21 +84,16 @@ Parse.Cloud.define('tamper', () => {
 });
 `;
 
-let dir, server, r;
+let server, r;
 before(async () => {
   if (skip) return;
-  dir = mkdtempSync(join(tmpdir(), 'basalt-cloud-globals-'));
-  writeFileSync(join(dir, 'main.js'), code);
-  server = await startServer({
-    extraArgs: ['--cloud', join(dir, 'main.js'), '--cloudEnv', 'BASALT_TEST_SHOWN, BASALT_TEST_UNSET', '--cloudLimits', '{"workers":1}'],
+  server = await startWithCloud(code, {
+    extraArgs: ['--cloudEnv', 'BASALT_TEST_SHOWN, BASALT_TEST_UNSET', '--cloudLimits', '{"workers":1}'],
     env: { BASALT_TEST_SHOWN: 'shown', BASALT_TEST_HIDDEN: 'hidden' },
   });
   r = rest(server);
 });
-after(async () => {
-  await server?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+after(async () => { await server?.stop(); });
 
 const run = async (name, params = {}) => {
   const res = await r('POST', `/functions/${name}`, { body: params });

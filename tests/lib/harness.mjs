@@ -9,7 +9,7 @@
 // (ORACLE_URL, default http://127.0.0.1:1338/parse). The oracle's database is shared, so
 // tests must use the class names from uniqueClass().
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -110,6 +110,32 @@ export async function startServer({ extraArgs = [], env = {}, shareDatabaseOf } 
     async stop() {
       if (child.exitCode === null && child.signalCode === null) { child.kill('SIGTERM'); await exited(); }
       cleanup();
+    },
+  };
+}
+
+/**
+ * Starts Basalt with cloud code written to a fresh temporary folder: `files` maps paths to text
+ * (a string is main.js alone), `entry` names the --cloud file. stop() removes the folder too.
+ */
+export async function startWithCloud(files, { entry = 'main.js', extraArgs = [], env = {} } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'basalt-cloud-'));
+  for (const [path, text] of Object.entries(typeof files === 'string' ? { [entry]: files } : files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), text);
+  }
+  let server;
+  try {
+    server = await startServer({ extraArgs: ['--cloud', join(dir, entry), ...extraArgs], env });
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  return {
+    ...server,
+    async stop() {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

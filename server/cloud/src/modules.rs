@@ -91,21 +91,13 @@ impl Loader for CodeLoader {
                 .ok_or_else(|| Error::new_loading(name))?;
             return commonjs(ctx, name, dir, spec);
         }
-        let package;
-        let src = match self.code.files.get(name) {
-            Some(src) => src.as_str(),
-            None if name.starts_with("node_modules/") => {
-                package = self
-                    .code
-                    .packages
-                    .read(name)
-                    .map_err(|e| Error::new_loading_message(name, e))?;
-                package
-                    .as_deref()
-                    .ok_or_else(|| Error::new_loading_message(name, "Cannot find module"))?
-            }
-            None => return Err(Error::new_loading_message(name, "Cannot find module")),
-        };
+        let script = self
+            .code
+            .script(name)
+            .map_err(|e| Error::new_loading_message(name, e))?;
+        let src = script
+            .as_deref()
+            .ok_or_else(|| Error::new_loading_message(name, "Cannot find module"))?;
         if name.ends_with(".json") {
             return Module::declare(ctx.clone(), name, format!("export default {src};\n"));
         }

@@ -2,8 +2,9 @@
 //! `main.js`, evaluated once, then reused for one invocation at a time. Only what is installed
 //! here reaches the script: `__host.rest` (an in-process REST call with the caller's rights),
 //! `__host.http` (Parse.Cloud.httpRequest, host-filtered), `__host.log` and `__host.load`
-//! (`require` of the code's own files and of the npm packages in `node_modules`). The context has no file, network, process or timer
-//! globals of its own.
+//! (`require` and `import` of the code's own files and of npm packages), `__host.sleep` and
+//! `__host.epoch` (timers), `__host.digest` and `__host.random` (`crypto`). The context has no
+//! file, network or process access of its own.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -372,20 +373,11 @@ fn install_host<'js>(
         Function::new(
             ctx.clone(),
             move |ctx: Ctx<'js>, path: String| -> rquickjs::Result<Value<'js>> {
-                let package;
-                let src = match files.files.get(&path) {
-                    Some(src) => src.as_str(),
-                    None if path.starts_with("node_modules/") => {
-                        package = files
-                            .packages
-                            .read(&path)
-                            .map_err(|e| rquickjs::Exception::throw_internal(&ctx, &e))?;
-                        match &package {
-                            Some(src) => src,
-                            None => return Ok(Value::new_undefined(ctx)),
-                        }
-                    }
-                    None => return Ok(Value::new_undefined(ctx)),
+                let script = files
+                    .script(&path)
+                    .map_err(|e| rquickjs::Exception::throw_internal(&ctx, &e))?;
+                let Some(src) = script.as_deref() else {
+                    return Ok(Value::new_undefined(ctx));
                 };
                 if path.ends_with(".json") {
                     return ctx.json_parse(src);

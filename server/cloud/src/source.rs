@@ -2,6 +2,7 @@
 //! `require`, read once so a running runtime never touches the file system; and the npm
 //! packages it requires, read from `node_modules` the first time a runtime asks for a file.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -82,6 +83,22 @@ impl Source {
             }
             dir = dir.rsplit_once('/').map_or("", |(d, _)| d);
         }
+    }
+
+    /// The text of the script at `path` (as `require` and `import` name it): one of the code's
+    /// own files, or a file of an npm package under `node_modules/`. An error when reading the
+    /// package would pass its limits.
+    pub fn script(&self, path: &str) -> Result<Option<Cow<'_, str>>, String> {
+        if let Some(src) = self.files.get(path) {
+            return Ok(Some(Cow::Borrowed(src)));
+        }
+        if !path.starts_with("node_modules/") {
+            return Ok(None);
+        }
+        Ok(self
+            .packages
+            .read(path)?
+            .map(|src| Cow::Owned(src.to_string())))
     }
 
     /// Code given in memory (tests, `basalt deploy` bodies).
