@@ -543,6 +543,8 @@
     return typeof handler === 'function' ? handler : null;
   }
 
+  const PLAIN_KEY = /^[A-Za-z][0-9A-Za-z_]*$/;
+
   // beforeSave's request.object: the stored object (none on create) with the client's changes
   // set on it as pending operations, as Parse Server's RestWrite builds it.
   function objectWithChanges(className, stored, changes) {
@@ -552,21 +554,22 @@
     const readOnly = Class && typeof Class.readOnlyAttributes === 'function' ? Class.readOnlyAttributes() : [];
     if (!stored) for (const attr of readOnly) extra[attr] = changes[attr];
     const object = Parse.Object.fromJSON(Object.assign(extra, stored));
-    for (const key of Object.keys(changes)) {
-      if (key.indexOf('.') <= 0) continue;
-      if (changes[key] && typeof changes[key].__op === 'string') {
-        if (!readOnly.includes(key)) object.set(key, changes[key]);
-      } else {
-        const [parent, child] = key.split('.');
-        let value = object.get(parent);
-        if (typeof value !== 'object') value = {};
-        value[child] = changes[key];
-        object.set(parent, value);
-      }
-    }
+    // Dot-notation changes are set as they come; the plain keys after them, in one set.
     const sanitized = {};
     for (const key of Object.keys(changes)) {
-      if (/^[A-Za-z][0-9A-Za-z_]*$/.test(key) && !readOnly.includes(key)) sanitized[key] = changes[key];
+      if (key.indexOf('.') > 0) {
+        if (changes[key] && typeof changes[key].__op === 'string') {
+          if (!readOnly.includes(key)) object.set(key, changes[key]);
+        } else {
+          const [parent, child] = key.split('.');
+          let value = object.get(parent);
+          if (typeof value !== 'object') value = {};
+          value[child] = changes[key];
+          object.set(parent, value);
+        }
+      } else if (PLAIN_KEY.test(key) && !readOnly.includes(key)) {
+        sanitized[key] = changes[key];
+      }
     }
     object.set(Parse._decode(undefined, sanitized));
     return object;

@@ -13,7 +13,9 @@
   const hasOwn = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
   const DANGEROUS_KEYS = ['__proto__', 'constructor', 'prototype'];
   const isDangerousKey = (key) =>
-    DANGEROUS_KEYS.includes(key) || (key.includes('.') && key.split('.').some((p) => DANGEROUS_KEYS.includes(p)));
+    key === '__proto__' || key === 'constructor' || key === 'prototype' ||
+    (key.includes('.') && key.split('.').some((p) => DANGEROUS_KEYS.includes(p)));
+  const KEY_NAME = /^[A-Za-z_][0-9A-Za-z_.]*$/;
   const isDate = (v) => Object.prototype.toString.call(v) === '[object Date]';
   const REQUEST_BATCH_SIZE = 20; // the SDK's default batch size for saveAll/destroyAll
 
@@ -115,6 +117,7 @@
   // ---------------------------------------------------------------- encode / decode
 
   function encode(value, disallowObjects, forcePointers, seen) {
+    if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return value;
     if (value instanceof ParseObject) {
       if (disallowObjects) throw new Error('Parse Objects not allowed here');
       const seenEntry = value.id ? value.className + ':' + value.id : value;
@@ -150,7 +153,9 @@
     return value;
   }
   const encodeValue = (value, disallowObjects, forcePointers, seen) =>
-    encode(value, !!disallowObjects, !!forcePointers, seen || []);
+    value === null || (typeof value !== 'object' && typeof value !== 'function')
+      ? value
+      : encode(value, !!disallowObjects, !!forcePointers, seen || []);
 
   function decode(value) {
     if (value === null || typeof value !== 'object' || value instanceof Date) return value;
@@ -239,7 +244,7 @@
   class SetOp extends Op {
     constructor(value) { super(); this._value = value; }
     applyTo() { return this._value; }
-    mergeWith() { return new SetOp(this._value); }
+    mergeWith() { return this; } // an op is never changed once made
     toJSON() { return encodeValue(this._value, false, true); }
   }
 
@@ -398,7 +403,8 @@
   function stateOf(obj) {
     let state = states.get(obj);
     if (!state) {
-      state = { serverData: {}, pendingOps: [{}], objectCache: {}, queue: [], existed: false };
+      // dotted: some op was ever set on a dot-notation key ("a.b"), see estimateAttribute.
+      state = { serverData: {}, pendingOps: [{}], objectCache: {}, queue: [], existed: false, dotted: false };
       states.set(obj, state);
     }
     return state;
@@ -431,6 +437,32 @@
       }
     }
     return data;
+  }
+
+  // One attribute of the estimate, as `estimateAttributes(…)[attr]` would give it, without
+  // copying the rest: `get` and `has` are what cloud code calls most. Falls back to the whole
+  // estimate when a dot-notation op could change the attribute. `has`: whether the estimate
+  // holds the key at all.
+  function estimateAttribute(state, obj, attr) {
+    if (state.dotted || attr.includes('.') || isDangerousKey(attr)) return wholeEstimate(state, obj, attr);
+    let has = hasOwn(state.serverData, attr);
+    let value = has ? state.serverData[attr] : undefined;
+    for (const layer of state.pendingOps) {
+      if (!hasOwn(layer, attr)) continue;
+      const op = layer[attr];
+      if (op instanceof RelationOp) {
+        if (obj.id) { value = op.applyTo(value, obj, attr); has = true; }
+      } else {
+        value = op.applyTo(value);
+        has = true;
+      }
+    }
+    return { has, value };
+  }
+
+  function wholeEstimate(state, obj, attr) {
+    const data = estimateAttributes(state, obj);
+    return hasOwn(data, attr) ? { has: true, value: data[attr] } : { has: false, value: undefined };
   }
 
   // Dot-notation ops ("a.b") estimate onto copies of the nested containers.
@@ -525,8 +557,9 @@
 
     // Object-valued attributes whose JSON changed since the server last sent them.
     _getDirtyObjectAttributes() {
-      const attributes = this.attributes;
-      const cache = stateOf(this).objectCache;
+      const state = stateOf(this);
+      const attributes = estimateAttributes(state, this); // read here only: not frozen
+      const cache = state.objectCache;
       const dirty = {};
       for (const attr in attributes) {
         const val = attributes[attr];
@@ -683,8 +716,11 @@
 
     // Only the object's own attributes: `get('toString')` is undefined, as in the SDK.
     get(attr) {
-      const attributes = this.attributes;
-      return hasOwn(attributes, attr) ? attributes[attr] : undefined;
+      if (typeof attr !== 'string') {
+        const attributes = this.attributes;
+        return hasOwn(attributes, attr) ? attributes[attr] : undefined;
+      }
+      return estimateAttribute(stateOf(this), this, attr).value;
     }
 
     relation(attr) {
@@ -706,8 +742,12 @@
     }
 
     has(attr) {
-      const attributes = this.attributes;
-      return hasOwn(attributes, attr) && attributes[attr] != null;
+      if (typeof attr !== 'string') {
+        const attributes = this.attributes;
+        return hasOwn(attributes, attr) && attributes[attr] != null;
+      }
+      const { has, value } = estimateAttribute(stateOf(this), this, attr);
+      return has && value != null;
     }
 
     set(key, value, options) {
@@ -729,20 +769,24 @@
         const op = this._opFor(k, changes[k], options);
         if (op) newOps[k] = op;
       }
-      const current = this.attributes;
+      // The estimate is built only for an op that needs the current value (not a plain set).
+      let current;
       const newValues = {};
       for (const attr in newOps) {
-        if (newOps[attr] instanceof RelationOp) newValues[attr] = newOps[attr].applyTo(current[attr], this, attr);
-        else if (!(newOps[attr] instanceof UnsetOp)) newValues[attr] = newOps[attr].applyTo(current[attr]);
+        const op = newOps[attr];
+        if (op instanceof SetOp) newValues[attr] = op.applyTo();
+        else if (op instanceof RelationOp) newValues[attr] = op.applyTo((current ||= this.attributes)[attr], this, attr);
+        else if (!(op instanceof UnsetOp)) newValues[attr] = op.applyTo((current ||= this.attributes)[attr]);
       }
       if (!options.ignoreValidation) {
         const validationError = this.validate(newValues);
         if (validationError) throw validationError;
       }
-      const pendingOps = this._getPendingOps();
-      const last = pendingOps[pendingOps.length - 1];
+      const state = stateOf(this);
+      const last = state.pendingOps[state.pendingOps.length - 1];
       for (const attr in newOps) {
         if (isDangerousKey(attr)) continue;
+        if (attr.includes('.')) state.dotted = true;
         const next = newOps[attr].mergeWith(last[attr]);
         if (next) last[attr] = next;
         else delete last[attr];
@@ -819,6 +863,7 @@
       from.pendingOps.forEach((layer, i) => { to.pendingOps[i] = Object.assign({}, layer); });
       Object.assign(to.objectCache, from.objectCache);
       to.existed = from.existed;
+      to.dotted = from.dotted;
       return clone;
     }
 
@@ -843,7 +888,7 @@
         return new ParseError(ParseError.OTHER_CAUSE, 'ACL must be a Parse ACL.');
       }
       for (const key in attrs) {
-        if (!/^[A-Za-z_][0-9A-Za-z_.]*$/.test(key)) return new ParseError(ParseError.INVALID_KEY_NAME, `Invalid key name: ${key}`);
+        if (!KEY_NAME.test(key)) return new ParseError(ParseError.INVALID_KEY_NAME, `Invalid key name: ${key}`);
       }
       return false;
     }

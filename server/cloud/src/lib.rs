@@ -447,12 +447,14 @@ impl Engine {
             },
             None => None,
         };
-        let input = serde_json::json!({
-            "kind": inv.kind.as_str(),
-            "name": inv.name,
-            "request": inv.request,
-        })
-        .to_string();
+        let input = match serde_json::to_string(&Input {
+            kind: inv.kind.as_str(),
+            name: &inv.name,
+            request: &inv.request,
+        }) {
+            Ok(text) => text,
+            Err(e) => return (Err(InvokeError::script(e.to_string())), none),
+        };
         let deployed = self.deployed();
         let (ran, stats) = self
             .pool
@@ -482,6 +484,14 @@ impl Engine {
         };
         (result, stats)
     }
+}
+
+/// What the dispatcher (`__basalt.invoke`) reads, serialized without copying the request.
+#[derive(serde::Serialize)]
+struct Input<'a> {
+    kind: &'a str,
+    name: &'a str,
+    request: &'a Value,
 }
 
 fn overloaded() -> InvokeError {

@@ -42,6 +42,14 @@ pub struct Before {
     pub context: Option<Map<String, Value>>,
 }
 
+/// One key of the dispatcher's answer, taken out of it.
+fn take(out: Value, key: &str) -> Option<Value> {
+    match out {
+        Value::Object(mut o) => o.remove(key),
+        _ => None,
+    }
+}
+
 fn context_of(out: &Value) -> Option<Map<String, Value>> {
     out.get("context").and_then(Value::as_object).cloned()
 }
@@ -102,7 +110,7 @@ pub async fn before_save(
     )
     .await?;
     let context = context_of(&out);
-    let Some(Value::Object(mut changes)) = out.get("object").cloned() else {
+    let Some(Value::Object(mut changes)) = take(out, "object") else {
         return Ok(Before {
             body: None,
             context,
