@@ -78,6 +78,15 @@ test("concurrent invocations never see each other's user", async () => {
   }
 });
 
+test("callbacks a handler queued without waiting count if they run in the tick after it returns", async () => {
+  assert.deepEqual((await run('queued', {})).body, { result: { at: 'one tick' } });
+  const created = await r('POST', '/classes/CloudQueued', { body: { name: 'q' }, master: true });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const stored = await r('GET', `/classes/CloudQueued/${created.body.objectId}`, { master: true });
+  const { objectId, createdAt, updatedAt, ...fields } = stored.body;
+  assert.deepEqual(fields, { name: 'q', set: 'at once', oneTick: true });
+});
+
 test('errors are Parse errors: the thrown code, or 141 with the message', async () => {
   const cases = [
     ['parseError', 400, { code: 102, error: 'not that way' }],
