@@ -11,6 +11,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::ids::{ClassName, ObjectId};
 use crate::realtime::Event;
 use crate::rest::find::{self, FindOptions};
+use crate::rest::write::OPERATORS;
 use crate::state::AppState;
 
 /// The object as stored, as the master key reads it, with its `className`.
@@ -54,18 +55,6 @@ fn context_of(out: &Value) -> Option<Map<String, Value>> {
     out.get("context").and_then(Value::as_object).cloned()
 }
 
-/// The update operations a beforeSave's SDK decodes.
-const KNOWN_OPS: &[&str] = &[
-    "Delete",
-    "Increment",
-    "Add",
-    "AddUnique",
-    "Remove",
-    "AddRelation",
-    "RemoveRelation",
-    "Batch",
-];
-
 /// `beforeSave`; `id` is the object an update changes.
 pub async fn before_save(
     state: &AppState,
@@ -81,7 +70,7 @@ pub async fn before_save(
     // it as null: refused first, as Parse refuses it when a beforeSave is registered.
     if let Some(op) = body.as_object().into_iter().flatten().find_map(|(_, v)| {
         let op = v.get("__op")?.as_str()?;
-        (!KNOWN_OPS.contains(&op)).then_some(op)
+        (!OPERATORS.contains(&op)).then_some(op)
     }) {
         return Err(ApiError::with_code(
             108,

@@ -160,6 +160,18 @@ fn relation_ids(key: &str, value: &Value) -> ApiResult<Vec<String>> {
         .collect()
 }
 
+/// The update operators a body may hold (`{"__op": …}`), each one `parse_op` reads.
+pub const OPERATORS: &[&str] = &[
+    "Delete",
+    "Increment",
+    "Add",
+    "AddUnique",
+    "Remove",
+    "AddRelation",
+    "RemoveRelation",
+    "Batch",
+];
+
 fn parse_op(key: &str, value: &Value, ops: &mut Vec<(String, Op)>) -> ApiResult<()> {
     let Some(op) = value
         .get("__op")
@@ -268,4 +280,20 @@ pub(super) fn apply_array(current: Option<Vec<Value>>, op: &Op) -> Vec<Value> {
         _ => {}
     }
     cur
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `OPERATORS` (what a beforeSave is allowed to see) is exactly what `parse_op` reads.
+    #[test]
+    fn the_operator_list_is_what_parse_op_reads() {
+        let body =
+            |op: &str| serde_json::json!({"__op": op, "amount": 1, "objects": [], "ops": []});
+        for op in OPERATORS {
+            assert!(parse_op("f", &body(op), &mut Vec::new()).is_ok(), "{op}");
+        }
+        assert!(parse_op("f", &body("Bad"), &mut Vec::new()).is_err());
+    }
 }

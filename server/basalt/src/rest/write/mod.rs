@@ -6,6 +6,7 @@
 mod changes;
 mod tx;
 
+pub use changes::OPERATORS;
 pub use tx::{Effect, WriteTx};
 
 use basalt_query::value::format_date;
