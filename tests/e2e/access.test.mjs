@@ -221,10 +221,11 @@ test('changing the ACL takes effect on the next request', async () => {
   assert.equal((await B.as('GET', `/classes/${T}/${id}`)).status, 404);
 });
 
-// A query answered through an index declared with /schemas: on SQLite the index carries the
-// read ACL as its last column and the ACL is tested from it (src/storage/mod.rs); on PostgreSQL
-// its first field has an ACL key column. Either way a user sees exactly its own and public objects,
-// in the index's order, and a role grants what it names.
+// A query answered through an index declared with /schemas: its first field has ACL keys (a
+// column on PostgreSQL, a table kept by triggers on SQLite: src/storage/ddl.rs), which a
+// user's query reads where few objects with the value are public. Either way a user sees
+// exactly its own and public objects, in the index's order, and a role grants what it names,
+// also after objects change value, change ACL or go.
 test('queries through a declared index see exactly what the ACLs allow', async () => {
   const I = uniqueClass('Indexed');
   const made = await r('POST', `/schemas/${I}`, { body: { className: I, fields: { cat: { type: 'String' }, score: { type: 'Number' } } }, master: true });
@@ -242,7 +243,7 @@ test('queries through a declared index see exactly what the ACLs allow', async (
     // Every 11th has no ACL at all: public, stored as NULL.
     rows.push(i % 11 === 0 ? { cat: i % 3 === 0 ? 'x' : 'y', score: i } : { cat: i % 3 === 0 ? 'x' : 'y', score: i, ACL });
   }
-  await seed(r, I, rows);
+  const ids = await seed(r, I, rows);
   for (const o of rows) o.ACL ??= { '*': { read: true } };
   const expect = (user, roles = []) => rows
     .filter((o) => o.cat === 'x' && o.score >= 10)
@@ -258,6 +259,19 @@ test('queries through a declared index see exactly what the ACLs allow', async (
       assert.equal(res.body.count, expect(user, roles).length);
     }
   };
+  await check();
+  // One of A's objects moves to another value, another is shared with B, one of B's goes.
+  const pick = (owner, skip = []) => rows.findIndex((o, i) => !skip.includes(i) && o.cat === 'x' && o.score >= 10 && o.ACL[owner.id] && !o.ACL['*']);
+  const moved = pick(A);
+  const shared = pick(A, [moved]);
+  const gone = pick(B);
+  assert.ok(moved >= 0 && shared >= 0 && gone >= 0);
+  assert.equal((await r('PUT', `/classes/${I}/${ids[moved]}`, { body: { cat: 'y' }, master: true })).status, 200);
+  rows[moved].cat = 'y';
+  rows[shared].ACL = { ...rows[shared].ACL, [B.id]: { read: true } };
+  assert.equal((await r('PUT', `/classes/${I}/${ids[shared]}`, { body: { ACL: rows[shared].ACL }, master: true })).status, 200);
+  assert.equal((await r('DELETE', `/classes/${I}/${ids[gone]}`, { master: true })).status, 200);
+  rows.splice(gone, 1);
   await check();
   if (dbKind === 'postgres') {
     // Once PostgreSQL has statistics on the class, a user's `cat = …` is tested on the ACL

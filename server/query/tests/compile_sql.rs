@@ -174,6 +174,15 @@ fn keyed_acl_replaces_the_acl_test() {
     c.where_clause_keyed(&schema, &filter, 0, Some(&keyed), &mut sql)
         .expect("compiles");
     insta::assert_snapshot!(render(&sql));
+    // SQLite's keys are rows of a table of their own, looked up by key.
+    let c = Compiler {
+        dialect: Dialect::Sqlite,
+        ..c
+    };
+    let mut sql = Sql::new(Dialect::Sqlite);
+    c.where_clause_keyed(&schema, &filter, 0, Some(&keyed), &mut sql)
+        .expect("compiles");
+    insta::assert_snapshot!("keyed_acl_sqlite", render(&sql));
     // A value or an entry holding the separator could be joined two ways: not usable.
     let odd = KeyedAcl {
         field: "title".into(),

@@ -267,6 +267,8 @@ impl Schemas {
                                 tx.ddl(&storage::drop_index(class, index)).await?;
                             }
                         }
+                        // Its ACL keys' triggers name the column too.
+                        tx.drop_acl_keys(class, name).await?;
                     }
                     let stmt = storage::drop_column(tx.dialect(), class, name);
                     tx.ddl(&stmt).await?
@@ -326,6 +328,42 @@ impl Schemas {
         Ok(self.put(schema))
     }
 
+    /// Whether a declared index of `schema` starts with `field`, a String or Pointer: the
+    /// fields that get ACL keys.
+    pub fn keyable(schema: &ClassSchema, field: &str) -> bool {
+        matches!(
+            schema.fields.get(field),
+            Some(FieldType::String | FieldType::Pointer(_))
+        ) && schema.indexes.values().any(|spec| {
+            spec.as_object()
+                .and_then(|o| o.keys().next())
+                .map(String::as_str)
+                == Some(field)
+        })
+    }
+
+    /// SQLite: builds the ACL keys of `field` (storage's `acl_keys`), if the stored schema
+    /// still has a declared index that starts with it. Under the schema lock, so no field or
+    /// index goes meanwhile.
+    pub async fn build_acl_keys(
+        &self,
+        storage: &Storage,
+        class: &str,
+        field: &str,
+    ) -> ApiResult<()> {
+        let _guard = self.change.lock().await;
+        let mut tx = storage.begin().await?;
+        let Some(schema) = read_locked(&mut tx, class).await? else {
+            return Ok(());
+        };
+        if !Self::keyable(&schema, field) {
+            return Ok(());
+        }
+        tx.create_acl_keys(class, field).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// `DELETE /schemas/:className`: only an empty class may be dropped.
     pub async fn delete(&self, storage: &Storage, class: &str) -> ApiResult<()> {
         let _guard = self.change.lock().await;
@@ -354,6 +392,8 @@ impl Schemas {
             if matches!(ty, FieldType::Relation(_)) {
                 tx.ddl(&storage::drop_table(&storage::join_table(class, name)))
                     .await?;
+            } else {
+                tx.drop_acl_keys(class, name).await?;
             }
         }
         tx.ddl(&storage::drop_table(class)).await?;

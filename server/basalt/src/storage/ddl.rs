@@ -5,7 +5,7 @@ use basalt_query::{Dialect, Sql};
 
 use super::Col;
 
-pub use basalt_query::compile::join_table;
+pub use basalt_query::compile::{acl_key_table, join_table};
 
 /// The column type a value kind is stored as.
 pub fn column_type(d: Dialect, c: Col) -> &'static str {
@@ -179,6 +179,83 @@ pub fn acl_key_column(class: &str, field: &str) -> Option<[String; 2]> {
             quoted(&column),
         ),
     ])
+}
+
+/// SQLite: the ACL keys of `field` ([`acl_key_table`]) for a declared index whose first field
+/// is a String or Pointer, what PostgreSQL's key column is there: the table, filled from the
+/// objects already stored, and the triggers that keep it. Each key is `entry␟value` for a read
+/// entry of the object's ACL (`*` when it has none); an entry or value holding the separator
+/// gets none, as in `basalt_acl_keys`.
+///
+/// Rows are ordered by key, then the object's `createdAt`: a new object's keys go at the end
+/// of their ranges, into pages already being written, where ordered by objectId (random) each
+/// create wrote a page of its own (SQLite creates: 12,099/s that way, against 16,480 without
+/// keys).
+pub fn sqlite_acl_keys(class: &str, field: &str) -> Vec<String> {
+    let table = quoted(&acl_key_table(class, field));
+    let (t, f) = (quoted(class), quoted(field));
+    // The keys of the row `row` (NEW or OLD) as (key, at, id) rows.
+    let keys = |row: &str| {
+        format!(
+            "SELECT e.value || char(31) || {row}.{f}, {row}.\"createdAt\", {row}.\"objectId\" \
+             FROM json_each(COALESCE({row}.\"_rperm\", '[\"*\"]')) e \
+             WHERE {row}.{f} IS NOT NULL AND instr({row}.{f}, char(31)) = 0 \
+             AND instr(e.value, char(31)) = 0"
+        )
+    };
+    // An object without an ACL (most, in many classes) has the one key `*␟value`, written
+    // without reading JSON.
+    let insert = |row: &str| {
+        format!(
+            "INSERT OR IGNORE INTO {table} (\"key\", \"at\", \"id\") \
+             SELECT '*' || char(31) || {row}.{f}, {row}.\"createdAt\", {row}.\"objectId\" \
+             WHERE {row}.\"_rperm\" IS NULL AND {row}.{f} IS NOT NULL AND instr({row}.{f}, char(31)) = 0; \
+             INSERT OR IGNORE INTO {table} (\"key\", \"at\", \"id\") {} AND {row}.\"_rperm\" IS NOT NULL;",
+            keys(row)
+        )
+    };
+    let delete = format!(
+        "DELETE FROM {table} WHERE \"at\" = OLD.\"createdAt\" AND \"id\" = OLD.\"objectId\" \
+         AND \"key\" IN (SELECT e.value || char(31) || OLD.{f} \
+         FROM json_each(COALESCE(OLD.\"_rperm\", '[\"*\"]')) e);"
+    );
+    let trigger = |suffix: &str| quoted(&format!("{}:{suffix}", acl_key_table(class, field)));
+    vec![
+        format!(
+            "CREATE TABLE IF NOT EXISTS {table} (\"key\" TEXT NOT NULL, \"at\" TEXT NOT NULL, \
+             \"id\" TEXT NOT NULL, PRIMARY KEY (\"key\", \"at\", \"id\")) WITHOUT ROWID"
+        ),
+        format!(
+            "INSERT OR IGNORE INTO {table} (\"key\", \"at\", \"id\") {}",
+            keys("t").replacen("FROM json_each", &format!("FROM {t} t, json_each"), 1)
+        ),
+        format!(
+            "CREATE TRIGGER IF NOT EXISTS {} AFTER INSERT ON {t} BEGIN {} END",
+            trigger("insert"),
+            insert("NEW")
+        ),
+        format!(
+            "CREATE TRIGGER IF NOT EXISTS {} AFTER UPDATE OF \"_rperm\", {f}, \"createdAt\" ON {t} \
+             BEGIN {delete} {} END",
+            trigger("update"),
+            insert("NEW")
+        ),
+        format!(
+            "CREATE TRIGGER IF NOT EXISTS {} AFTER DELETE ON {t} BEGIN {delete} END",
+            trigger("delete")
+        ),
+    ]
+}
+
+/// Drops what [`sqlite_acl_keys`] made (before `field`'s column, which the triggers name).
+pub fn drop_sqlite_acl_keys(class: &str, field: &str) -> Vec<String> {
+    let table = acl_key_table(class, field);
+    let mut stmts: Vec<String> = ["insert", "update", "delete"]
+        .iter()
+        .map(|s| format!("DROP TRIGGER IF EXISTS {}", quoted(&format!("{table}:{s}"))))
+        .collect();
+    stmts.push(drop_table(&table));
+    stmts
 }
 
 /// `_acl_<field>`, if PostgreSQL can name a column so (63 bytes).

@@ -239,11 +239,26 @@ impl Storage {
     }
 
     /// Whether a user's query with `field = value` on `class` tests its read ACL on the field's
-    /// ACL key column (PostgreSQL; see `acl_keys`).
+    /// ACL keys (see `acl_keys`).
     pub fn use_acl_keys(&self, class: &str, field: &str, value: &str) -> bool {
         match self {
             Storage::Postgres(s) => s.acl_keys.use_keys(s, class, field, value),
-            Storage::Sqlite(_) => false,
+            Storage::Sqlite(s) => s.acl_keys.use_keys(class, field, value, |sql| {
+                match s.fetch(sql, &[Col::Int]).ok()?.first()?.first()? {
+                    Cell::Int(n) => Some(*n),
+                    _ => None,
+                }
+            }),
+        }
+    }
+
+    /// SQLite: whether `class` has no ACL keys for `field` yet and no one has set out to build
+    /// them; if so, the caller is to build them (see `acl_keys`). Always false on PostgreSQL,
+    /// whose key columns come with the declared index.
+    pub fn claim_acl_keys(&self, class: &str, field: &str) -> bool {
+        match self {
+            Storage::Sqlite(s) => s.acl_keys.claim(class, field),
+            Storage::Postgres(_) => false,
         }
     }
 
@@ -289,8 +304,9 @@ impl Tx {
 
     /// Runs raw DDL with no binds (identifiers already validated and quoted).
     pub async fn ddl(&mut self, text: &str) -> StorageResult<()> {
-        if let Tx::Postgres(t) = self {
-            t.ddl = true;
+        match self {
+            Tx::Postgres(t) => t.ddl = true,
+            Tx::Sqlite(t) => t.ddl = true,
         }
         let mut sql = Sql::new(self.dialect());
         sql.push(text);
@@ -353,6 +369,29 @@ impl Tx {
             if let Some(stmt) = unkeyed.and_then(|f| ddl::drop_acl_key_column(class, f)) {
                 self.ddl(&stmt).await?;
             }
+        } else if let Some(field) = unkeyed {
+            self.drop_acl_keys(class, field).await?;
+        }
+        Ok(())
+    }
+
+    /// SQLite: builds the ACL keys of `field` ([`ddl::sqlite_acl_keys`]).
+    pub async fn create_acl_keys(&mut self, class: &str, field: &str) -> StorageResult<()> {
+        if self.dialect() == Dialect::Sqlite {
+            for stmt in ddl::sqlite_acl_keys(class, field) {
+                self.ddl(&stmt).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// SQLite: drops the ACL keys of `field` if it has them ([`ddl::sqlite_acl_keys`]), as its
+    /// column or its class goes. PostgreSQL's go with the column.
+    pub async fn drop_acl_keys(&mut self, class: &str, field: &str) -> StorageResult<()> {
+        if self.dialect() == Dialect::Sqlite {
+            for stmt in ddl::drop_sqlite_acl_keys(class, field) {
+                self.ddl(&stmt).await?;
+            }
         }
         Ok(())
     }
@@ -397,4 +436,165 @@ pub(crate) fn map_err(e: sqlx::Error) -> StorageError {
         }
     }
     StorageError::Database(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use basalt_query::compile::{acl_key, acl_key_table};
+
+    async fn sqlite() -> (Storage, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("basalt-keys-{}", crate::ids::random_token(8)));
+        let storage = Storage::open(&DatabaseUri::Sqlite(dir.join("t.db")))
+            .await
+            .expect("open");
+        (storage, dir)
+    }
+
+    async fn run(storage: &Storage, stmts: &[&str]) {
+        let mut tx = storage.begin().await.expect("begin");
+        for s in stmts {
+            tx.ddl(s).await.unwrap_or_else(|e| panic!("{s}: {e}"));
+        }
+        tx.commit().await.expect("commit");
+    }
+
+    /// The key table's (key, id) rows, with the separator written as `|`.
+    async fn keys(storage: &Storage) -> Vec<(String, String)> {
+        let mut sql = Sql::new(Dialect::Sqlite);
+        sql.push("SELECT \"key\", \"id\" FROM ")
+            .ident(&acl_key_table("K", "cat"))
+            .push(" ORDER BY 2, 1");
+        let rows = storage
+            .fetch(&sql, &[Col::Text, Col::Text])
+            .await
+            .expect("keys");
+        rows.into_iter()
+            .map(|r| match &r[..] {
+                [Cell::Text(k), Cell::Text(id)] => (k.replace('\u{1f}', "|"), id.clone()),
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+        expected
+            .iter()
+            .map(|(k, id)| (k.to_string(), id.to_string()))
+            .collect()
+    }
+
+    /// SQLite's ACL keys (`ddl::sqlite_acl_keys`) hold exactly one key per read entry of each
+    /// object and its value of the field, from the rows already there when the index is
+    /// declared and through every later insert, update and delete; and a user's query takes
+    /// them only where few objects with the value are public.
+    #[tokio::test]
+    async fn sqlite_acl_keys_follow_every_write() {
+        let (storage, dir) = sqlite().await;
+        let mut stmts = ddl::create_class_table(Dialect::Sqlite, "K");
+        stmts.push(ddl::add_column(Dialect::Sqlite, "K", "cat", Col::Text));
+        stmts.push(ddl::add_column(Dialect::Sqlite, "K", "n", Col::Float));
+        let row = |id: &str, cat: &str, rperm: &str| {
+            format!(
+                "INSERT INTO \"K\" VALUES ('{id}', '2026-01-01', '2026-01-01', {rperm}, NULL, {cat}, 0)"
+            )
+        };
+        stmts.push(row("a", "'x'", r#"'["u1","role:r"]'"#));
+        stmts.push(row("b", "'x'", "NULL"));
+        stmts.push(row("c", "NULL", r#"'["u1"]'"#));
+        stmts.push(row("d", "'y'", "'[]'"));
+        // Entries and values holding the separator get no key (as `basalt_acl_keys`).
+        stmts.push(row("e", "'x'", "'[\"u\u{1f}2\",\"u3\"]'"));
+        stmts.push(row("f", "'x\u{1f}'", r#"'["u1"]'"#));
+        let stmts: Vec<&str> = stmts.iter().map(String::as_str).collect();
+        run(&storage, &stmts).await;
+        let mut tx = storage.begin().await.expect("begin");
+        tx.create_declared_index("K", "cat_n", &[("cat".into(), true, Col::Text)])
+            .await
+            .expect("index");
+        tx.commit().await.expect("commit");
+        // No keys until a user's query asks for them, once.
+        assert!(!storage.use_acl_keys("K", "cat", "x"));
+        assert!(storage.claim_acl_keys("K", "cat"));
+        assert!(!storage.claim_acl_keys("K", "cat"));
+        let mut tx = storage.begin().await.expect("begin");
+        tx.create_acl_keys("K", "cat").await.expect("keys");
+        tx.commit().await.expect("commit");
+        assert_eq!(
+            keys(&storage).await,
+            pairs(&[
+                ("role:r|x", "a"),
+                ("u1|x", "a"),
+                ("*|x", "b"),
+                ("u3|x", "e")
+            ])
+        );
+
+        run(
+            &storage,
+            &[
+                &row("g", "'y'", r#"'["*","u2"]'"#),
+                r#"UPDATE "K" SET "cat" = 'y' WHERE "objectId" = 'a'"#,
+                r#"UPDATE "K" SET "_rperm" = '["u4"]' WHERE "objectId" = 'b'"#,
+                r#"UPDATE "K" SET "cat" = 'z' WHERE "objectId" = 'c'"#,
+                r#"UPDATE "K" SET "n" = 5 WHERE "objectId" = 'e'"#,
+                r#"DELETE FROM "K" WHERE "objectId" = 'f'"#,
+            ],
+        )
+        .await;
+        assert_eq!(
+            keys(&storage).await,
+            pairs(&[
+                ("role:r|y", "a"),
+                ("u1|y", "a"),
+                ("u4|x", "b"),
+                ("u1|z", "c"),
+                ("u3|x", "e"),
+                ("*|y", "g"),
+                ("u2|y", "g"),
+            ])
+        );
+        run(
+            &storage,
+            &[r#"DELETE FROM "K" WHERE "objectId" IN ('a', 'g')"#],
+        )
+        .await;
+        assert_eq!(
+            keys(&storage).await,
+            pairs(&[("u4|x", "b"), ("u1|z", "c"), ("u3|x", "e")])
+        );
+
+        // Few public objects with `x`: the keys. Many with `w`: the plain test, which walks
+        // the declared index in order. A class without keys: the plain test.
+        assert!(storage.use_acl_keys("K", "cat", "x"));
+        let public: Vec<String> = (0..=500)
+            .map(|i| row(&format!("p{i}"), "'w'", "NULL"))
+            .collect();
+        run(
+            &storage,
+            &public.iter().map(String::as_str).collect::<Vec<_>>(),
+        )
+        .await;
+        assert!(!storage.use_acl_keys("K", "cat", "w"));
+        assert!(storage.use_acl_keys("K", "cat", "x"));
+        assert!(!storage.use_acl_keys("K", "n", "x"));
+        assert!(!storage.use_acl_keys("Other", "cat", "x"));
+        assert_eq!(acl_key("*", "w"), "*\u{1f}w");
+
+        // The field deleted: keys and triggers go, and writes go on.
+        let mut tx = storage.begin().await.expect("begin");
+        tx.drop_acl_keys("K", "cat").await.expect("drop keys");
+        tx.ddl(&ddl::drop_index("K", "cat_n")).await.expect("index");
+        tx.ddl(&ddl::drop_column(Dialect::Sqlite, "K", "cat"))
+            .await
+            .expect("column");
+        tx.commit().await.expect("commit");
+        assert!(!storage.use_acl_keys("K", "cat", "x"));
+        run(
+            &storage,
+            &[r#"UPDATE "K" SET "_rperm" = NULL"#, r#"DELETE FROM "K""#],
+        )
+        .await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

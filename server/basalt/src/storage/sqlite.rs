@@ -24,6 +24,7 @@ use rusqlite::{Connection, OpenFlags};
 use serde_json::Value;
 use tokio::sync::OwnedMutexGuard;
 
+use super::acl_keys::SqliteAclKeys;
 use super::{Cell, Col, StorageError, StorageResult};
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -89,6 +90,8 @@ pub struct SqliteStore {
     /// The request whose transactional batch holds the writer ([`crate::cloud::Origin::root`]),
     /// 0 when none does.
     batch: Arc<AtomicU64>,
+    /// When a user's query tests its read ACL on ACL keys.
+    pub acl_keys: Arc<SqliteAclKeys>,
 }
 
 /// The writer held by a transactional batch, until this is dropped (see
@@ -309,6 +312,7 @@ impl SqliteStore {
             path: Arc::new(path.to_path_buf()),
             jobs,
             batch: Arc::default(),
+            acl_keys: Arc::default(),
         })
     }
 
@@ -415,7 +419,12 @@ impl SqliteStore {
         self.refuse_inside_own_batch()?;
         let conn = self.writer.clone().lock_owned().await;
         conn.execute_batch("BEGIN IMMEDIATE").map_err(map_err)?;
-        Ok(SqliteTx { conn, open: true })
+        Ok(SqliteTx {
+            conn,
+            open: true,
+            ddl: false,
+            acl_keys: self.acl_keys.clone(),
+        })
     }
 }
 
@@ -423,6 +432,9 @@ impl SqliteStore {
 pub struct SqliteTx {
     conn: OwnedMutexGuard<Connection>,
     open: bool,
+    /// Tables changed: what was known of ACL keys is forgotten at commit.
+    pub ddl: bool,
+    acl_keys: Arc<SqliteAclKeys>,
 }
 
 impl SqliteTx {
@@ -436,7 +448,11 @@ impl SqliteTx {
 
     pub fn commit(mut self) -> StorageResult<()> {
         self.open = false;
-        self.conn.execute_batch("COMMIT").map_err(map_err)
+        self.conn.execute_batch("COMMIT").map_err(map_err)?;
+        if self.ddl {
+            self.acl_keys.forget();
+        }
+        Ok(())
     }
 }
 
