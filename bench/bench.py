@@ -7,9 +7,10 @@ core 1; PostgreSQL is shared and unpinned. Workloads at concurrency 32: create, 
 (where on two fields + order + limit=20 over 50,000 objects), update (Increment). The ceiling is
 pgbench running the same statements Basalt sends, at the same concurrency.
 
-Then, as logged-in users (issue 3): login, and create/get/query on a second class of 50,000
-objects spread over 200 owners, each readable and writable by its owner alone (per-user ACLs),
-with every request carrying one owner's session token. "ACL cost" compares these with the
+Then, as logged-in users (issue 3): login, and get/query/create (in that order: the creates add
+objects the query would read) on a second class of 50,000 objects spread over 200 owners, each
+readable and writable by its owner alone (per-user ACLs), with every request carrying one
+owner's session token. "ACL cost" compares these with the
 public workloads of the same server. A private query finds the caller's few objects among many,
 which is more work than the public query whatever the ACL check costs; "user-query-shared" runs
 the same query on a copy whose objects are also publicly readable ({owner: rw, *: read}), and
