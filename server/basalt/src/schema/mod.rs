@@ -294,15 +294,9 @@ impl Schemas {
                     format!("Index \"{name}\" does not exist, cannot delete."),
                 ));
             };
-            let first = |spec: &Value| spec.as_object()?.keys().next().cloned();
-            let unkeyed = first(&spec).filter(|f| {
-                !schema
-                    .indexes
-                    .values()
-                    .any(|s| first(s).as_ref() == Some(f))
-            });
-            tx.drop_declared_index(class, name, unkeyed.as_deref())
-                .await?;
+            let unkeyed = first_field(&spec)
+                .filter(|f| !schema.indexes.values().any(|s| first_field(s) == Some(f)));
+            tx.drop_declared_index(class, name, unkeyed).await?;
         }
         if !change.add_indexes.is_empty() && !schema.indexes.contains_key("_id_") {
             // Parse lists the primary-key index as `_id_` once indexes are edited; so do we.
@@ -334,12 +328,10 @@ impl Schemas {
         matches!(
             schema.fields.get(field),
             Some(FieldType::String | FieldType::Pointer(_))
-        ) && schema.indexes.values().any(|spec| {
-            spec.as_object()
-                .and_then(|o| o.keys().next())
-                .map(String::as_str)
-                == Some(field)
-        })
+        ) && schema
+            .indexes
+            .values()
+            .any(|spec| first_field(spec) == Some(field))
     }
 
     /// SQLite: builds the ACL keys of `field` (storage's `acl_keys`), if the stored schema
@@ -405,6 +397,11 @@ impl Schemas {
         self.remove(class);
         Ok(())
     }
+}
+
+/// The first field of a declared index's spec (`{field: 1, …}`).
+fn first_field(spec: &Value) -> Option<&str> {
+    spec.as_object()?.keys().next().map(String::as_str)
 }
 
 /// Field, index and CLP edits for [`Schemas::update`].

@@ -194,11 +194,11 @@ pub fn acl_key_column(class: &str, field: &str) -> Option<[String; 2]> {
 pub fn sqlite_acl_keys(class: &str, field: &str) -> Vec<String> {
     let table = quoted(&acl_key_table(class, field));
     let (t, f) = (quoted(class), quoted(field));
-    // The keys of the row `row` (NEW or OLD) as (key, at, id) rows.
-    let keys = |row: &str| {
+    // The keys of the row `row` (NEW or OLD, or each row of `from`) as (key, at, id) rows.
+    let keys = |row: &str, from: &str| {
         format!(
             "SELECT e.value || char(31) || {row}.{f}, {row}.\"createdAt\", {row}.\"objectId\" \
-             FROM json_each(COALESCE({row}.\"_rperm\", '[\"*\"]')) e \
+             FROM {from}json_each(COALESCE({row}.\"_rperm\", '[\"*\"]')) e \
              WHERE {row}.{f} IS NOT NULL AND instr({row}.{f}, char(31)) = 0 \
              AND instr(e.value, char(31)) = 0"
         )
@@ -211,7 +211,7 @@ pub fn sqlite_acl_keys(class: &str, field: &str) -> Vec<String> {
              SELECT '*' || char(31) || {row}.{f}, {row}.\"createdAt\", {row}.\"objectId\" \
              WHERE {row}.\"_rperm\" IS NULL AND {row}.{f} IS NOT NULL AND instr({row}.{f}, char(31)) = 0; \
              INSERT OR IGNORE INTO {table} (\"key\", \"at\", \"id\") {} AND {row}.\"_rperm\" IS NOT NULL;",
-            keys(row)
+            keys(row, "")
         )
     };
     let delete = format!(
@@ -227,7 +227,7 @@ pub fn sqlite_acl_keys(class: &str, field: &str) -> Vec<String> {
         ),
         format!(
             "INSERT OR IGNORE INTO {table} (\"key\", \"at\", \"id\") {}",
-            keys("t").replacen("FROM json_each", &format!("FROM {t} t, json_each"), 1)
+            keys("t", &format!("{t} t, "))
         ),
         format!(
             "CREATE TRIGGER IF NOT EXISTS {} AFTER INSERT ON {t} BEGIN {} END",
