@@ -3,10 +3,11 @@
 
 use basalt_query::value::{GeoPoint, as_date, as_pointer, format_date, type_tag};
 use basalt_query::{Bind, ClassSchema, FieldType};
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::error::{ApiError, ApiResult, Code};
-use crate::storage::{Cell, Col};
+use crate::storage::{Cell, CellRef, Col, StorageResult};
 
 /// Largest integer a double holds exactly; integral numbers up to it are sent without `.0`.
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_992.0;
@@ -367,10 +368,14 @@ impl Projection {
     /// Writes one row as the JSON text of [`Self::object`] (with its ACL), without building the
     /// map: keys in the same order, values as serde_json writes them. A find answered straight
     /// to the client needs no `Value`s, and building and serializing them was a fifth of the
-    /// server's time on a 20-object query.
-    pub fn render(&self, row: Vec<Cell>, out: &mut Vec<u8>) {
-        let mut cells = row.into_iter();
-        let mut next = || cells.next().unwrap_or(Cell::Null);
+    /// server's time on a 20-object query; the cells are read borrowed from the database's row,
+    /// as copying their text out was another sixth.
+    pub fn render<'r>(
+        &self,
+        cells: &mut dyn Iterator<Item = StorageResult<CellRef<'r>>>,
+        out: &mut Vec<u8>,
+    ) -> StorageResult<()> {
+        let mut next = || cells.next().unwrap_or(Ok(CellRef::Null));
         let mut first = true;
         let mut key = |out: &mut Vec<u8>, k: &str| {
             out.push(if first { b'{' } else { b',' });
@@ -378,47 +383,47 @@ impl Projection {
             write_json(out, k);
             out.push(b':');
         };
-        if let Cell::Text(id) = next() {
+        if let CellRef::Text(id) = next()? {
             key(out, "objectId");
-            write_json(out, &id);
+            write_json(out, id);
         }
         for name in ["createdAt", "updatedAt"] {
-            if let Cell::Date(d) = next() {
+            if let CellRef::Date(d) = next()? {
                 key(out, name);
-                write_json(out, &format_date(&d));
+                write_date(out, &d);
             }
         }
-        let perms = |c: Cell| match c {
-            Cell::Perms(p) => Some(p),
+        let perms = |c: CellRef| match c {
+            CellRef::Perms(p) => Some(p),
             _ => None,
         };
-        let (r, w) = (perms(next()), perms(next()));
+        let (r, w) = (perms(next()?), perms(next()?));
         for (name, ty) in &self.fields {
-            let cell = next();
-            if matches!(cell, Cell::Null) {
+            let cell = next()?;
+            if matches!(cell, CellRef::Null) {
                 continue;
             }
             key(out, name);
             match (ty, cell) {
-                (FieldType::Pointer(target), Cell::Text(id)) => {
+                (FieldType::Pointer(target), CellRef::Text(id)) => {
                     out.extend_from_slice(br#"{"__type":"Pointer","className":"#);
                     write_json(out, target);
                     out.extend_from_slice(br#","objectId":"#);
-                    write_json(out, &id);
+                    write_json(out, id);
                     out.push(b'}');
                 }
-                (_, Cell::Text(s)) => write_json(out, &s),
-                (_, Cell::Date(d)) => {
+                (_, CellRef::Text(s)) => write_json(out, s),
+                (_, CellRef::Date(d)) => {
                     out.extend_from_slice(br#"{"__type":"Date","iso":"#);
-                    write_json(out, &format_date(&d));
+                    write_date(out, &d);
                     out.push(b'}');
                 }
-                (FieldType::File, Cell::Json(mut v)) => {
+                (FieldType::File, CellRef::Json(mut v)) => {
                     self.file_url(&mut v);
                     write_json(out, &v);
                 }
-                (_, Cell::Json(v)) => write_json(out, &v),
-                (_, cell) => write_json(out, &decode(ty, cell).unwrap_or(Value::Null)),
+                (_, CellRef::Json(v)) => write_json(out, &v),
+                (_, cell) => write_json(out, &decode(ty, cell.into_owned()).unwrap_or(Value::Null)),
             }
         }
         for (name, target) in &self.relations {
@@ -435,7 +440,46 @@ impl Projection {
             out.push(b'{');
         }
         out.push(b'}');
+        Ok(())
     }
+}
+
+/// Writes a date as the JSON string [`format_date`] makes, without making the string.
+fn write_date(out: &mut Vec<u8>, d: &DateTime<Utc>) {
+    use chrono::{Datelike, Timelike};
+    // The UTC fields directly: `DateTime`'s own accessors each convert to local time first.
+    let t = d.naive_utc();
+    let ms = t.nanosecond() / 1_000_000;
+    // Years beyond four digits, and leap seconds (past 999 ms), as chrono writes them.
+    if !(0..=9999).contains(&t.year()) || ms > 999 {
+        return write_json(out, &format_date(d));
+    }
+    // `"YYYY-MM-DDTHH:MM:SS.mmmZ"`, each part's digits by constant divisors (a loop over
+    // powers of ten divided by a variable, was 2% of a 20-object query's CPU).
+    let two = |out: &mut Vec<u8>, n: u32, then: u8| {
+        out.extend_from_slice(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8, then]);
+    };
+    let year = t.year() as u32;
+    out.extend_from_slice(&[
+        b'"',
+        b'0' + (year / 1000) as u8,
+        b'0' + (year / 100 % 10) as u8,
+        b'0' + (year / 10 % 10) as u8,
+        b'0' + (year % 10) as u8,
+        b'-',
+    ]);
+    two(out, t.month(), b'-');
+    two(out, t.day(), b'T');
+    two(out, t.hour(), b':');
+    two(out, t.minute(), b':');
+    two(out, t.second(), b'.');
+    out.extend_from_slice(&[
+        b'0' + (ms / 100) as u8,
+        b'0' + (ms / 10 % 10) as u8,
+        b'0' + (ms % 10) as u8,
+        b'Z',
+        b'"',
+    ]);
 }
 
 fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
@@ -493,8 +537,30 @@ mod tests {
 
     fn rendered(p: &Projection, row: Vec<Cell>) -> String {
         let mut out = Vec::new();
-        p.render(row, &mut out);
+        p.render(&mut row.iter().map(|c| Ok(c.as_ref())), &mut out)
+            .unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn write_date_writes_what_format_date_makes() {
+        let dates = [
+            Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap()
+                + chrono::Duration::milliseconds(999),
+            Utc.with_ymd_and_hms(5, 2, 3, 4, 5, 6).unwrap() + chrono::Duration::microseconds(7_890),
+            Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(-1, 6, 1, 0, 0, 0).unwrap(),
+        ];
+        for d in dates {
+            let mut out = Vec::new();
+            write_date(&mut out, &d);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(&format_date(&d)).unwrap()
+            );
+        }
     }
 
     #[test]

@@ -61,6 +61,63 @@ pub enum Cell {
     Bytes(Vec<u8>),
 }
 
+/// One column value as read, its text and bytes still borrowed from the row: what a [`Cell`]
+/// holds, for a reader that writes the value out and needs no copy of it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CellRef<'a> {
+    Null,
+    Text(&'a str),
+    Float(f64),
+    Bool(bool),
+    Date(DateTime<Utc>),
+    Json(Value),
+    Perms(Vec<String>),
+    Int(i64),
+    Bytes(&'a [u8]),
+}
+
+impl CellRef<'_> {
+    pub fn into_owned(self) -> Cell {
+        match self {
+            CellRef::Null => Cell::Null,
+            CellRef::Text(s) => Cell::Text(s.to_owned()),
+            CellRef::Float(f) => Cell::Float(f),
+            CellRef::Bool(b) => Cell::Bool(b),
+            CellRef::Date(d) => Cell::Date(d),
+            CellRef::Json(v) => Cell::Json(v),
+            CellRef::Perms(p) => Cell::Perms(p),
+            CellRef::Int(i) => Cell::Int(i),
+            CellRef::Bytes(b) => Cell::Bytes(b.to_vec()),
+        }
+    }
+}
+
+impl Cell {
+    /// The cell as a reader of [`CellRef`]s takes it (JSON and permissions copied).
+    pub fn as_ref(&self) -> CellRef<'_> {
+        match self {
+            Cell::Null => CellRef::Null,
+            Cell::Text(s) => CellRef::Text(s),
+            Cell::Float(f) => CellRef::Float(*f),
+            Cell::Bool(b) => CellRef::Bool(*b),
+            Cell::Date(d) => CellRef::Date(*d),
+            Cell::Json(v) => CellRef::Json(v.clone()),
+            Cell::Perms(p) => CellRef::Perms(p.clone()),
+            Cell::Int(i) => CellRef::Int(*i),
+            Cell::Bytes(b) => CellRef::Bytes(b),
+        }
+    }
+}
+
+/// What [`Storage::fetch_each`] hands its reader for each row: the row's cells in the order of
+/// the columns asked for, each decoded when taken.
+pub type RowCells<'r, 'i> = &'i mut dyn Iterator<Item = StorageResult<CellRef<'r>>>;
+
+/// One row's cells, each copied out of the row.
+fn owned_row(cells: RowCells<'_, '_>) -> StorageResult<Vec<Cell>> {
+    cells.map(|c| c.map(CellRef::into_owned)).collect()
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     #[error("duplicate value")]
@@ -203,22 +260,28 @@ impl Storage {
         }
     }
 
+    /// Runs a read and hands each row, decoded by `cols` as it is read, to `each`: nothing is
+    /// copied out of the rows that `each` does not copy itself.
+    pub async fn fetch_each(
+        &self,
+        sql: &Sql,
+        cols: &[Col],
+        each: &mut (dyn for<'r, 'i> FnMut(RowCells<'r, 'i>) -> StorageResult<()> + Send),
+    ) -> StorageResult<()> {
+        match self {
+            Storage::Sqlite(s) => s.fetch_each(sql, cols, each),
+            Storage::Postgres(s) => {
+                let rows = s.fetch_rows(sql).await?;
+                postgres::each_row(&rows, cols, each)
+            }
+        }
+    }
+
     /// Runs a read and decodes each row by `cols`.
     pub async fn fetch(&self, sql: &Sql, cols: &[Col]) -> StorageResult<Vec<Vec<Cell>>> {
         match self {
             Storage::Sqlite(s) => s.fetch(sql, cols),
-            Storage::Postgres(s) => {
-                let mut lease = s.lease(sql).await?;
-                match postgres::fetch(&mut lease, sql, cols).await {
-                    // A read is safe to repeat: once, on a fresh connection, when the one it
-                    // got had been closed by the database (a restart since its last use).
-                    Err(_) if lease.is_broken() => {
-                        drop(lease);
-                        postgres::fetch(&mut s.lease(sql).await?, sql, cols).await
-                    }
-                    r => r,
-                }
-            }
+            Storage::Postgres(s) => postgres::owned(&s.fetch_rows(sql).await?, cols),
         }
     }
 

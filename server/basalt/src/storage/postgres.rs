@@ -14,7 +14,7 @@ use sqlx::{Executor, PgPool, Postgres, Row};
 
 use super::acl_keys::AclKeys;
 use super::pg_conns::{Conns, Lease};
-use super::{Cell, Col, StorageError, StorageResult, map_err};
+use super::{Cell, CellRef, Col, RowCells, StorageError, StorageResult, map_err, owned_row};
 
 #[derive(Clone)]
 pub struct PgStore {
@@ -130,6 +130,20 @@ impl PgStore {
         conns.acquire().await.map_err(map_err)
     }
 
+    /// Runs a read on a connection of its own and returns its rows undecoded.
+    pub async fn fetch_rows(&self, sql: &Sql) -> StorageResult<Vec<PgRow>> {
+        let mut lease = self.lease(sql).await?;
+        match fetch_rows(&mut lease, sql).await {
+            // A read is safe to repeat: once, on a fresh connection, when the one it got had
+            // been closed by the database (a restart since its last use).
+            Err(_) if lease.is_broken() => {
+                drop(lease);
+                fetch_rows(&mut self.lease(sql).await?, sql).await
+            }
+            r => r,
+        }
+    }
+
     /// Records that tables changed (after the commit that changed them, or another node's).
     pub fn schema_changed(&self) {
         self.last_ddl
@@ -211,56 +225,60 @@ pub async fn execute(lease: &mut Lease, sql: &Sql) -> StorageResult<u64> {
     r.map(|r| r.rows_affected()).map_err(map_err)
 }
 
-pub async fn fetch(lease: &mut Lease, sql: &Sql, cols: &[Col]) -> StorageResult<Vec<Vec<Cell>>> {
+/// Runs a read and returns its rows undecoded (see [`each_row`]).
+pub async fn fetch_rows(lease: &mut Lease, sql: &Sql) -> StorageResult<Vec<PgRow>> {
     let q = query(sql, lease);
     let conn = lease.statement().map_err(map_err)?;
     let r = q.fetch_all(conn).await;
     lease.settle(&r);
-    r.map_err(map_err)?
-        .iter()
-        .map(|row| decode(row, cols))
-        .collect()
+    r.map_err(map_err)
 }
 
-fn decode(row: &PgRow, cols: &[Col]) -> StorageResult<Vec<Cell>> {
-    let bad = |e: sqlx::Error| StorageError::Database(e.to_string());
-    cols.iter()
-        .enumerate()
-        .map(|(i, col)| {
-            Ok(match col {
-                Col::Text => row
-                    .try_get::<Option<String>, _>(i)
-                    .map_err(bad)?
-                    .map_or(Cell::Null, Cell::Text),
-                Col::Bytes => row
-                    .try_get::<Option<Vec<u8>>, _>(i)
-                    .map_err(bad)?
-                    .map_or(Cell::Null, Cell::Bytes),
-                Col::Float => row
-                    .try_get::<Option<f64>, _>(i)
-                    .map_err(bad)?
-                    .map_or(Cell::Null, Cell::Float),
-                Col::Int => row
-                    .try_get::<Option<i64>, _>(i)
-                    .map_err(bad)?
-                    .map_or(Cell::Null, Cell::Int),
-                Col::Bool => row
-                    .try_get::<Option<bool>, _>(i)
-                    .map_err(bad)?
-                    .map_or(Cell::Null, Cell::Bool),
-                Col::Date => row
-                    .try_get::<Option<chrono::DateTime<chrono::Utc>>, _>(i)
-                    .map_err(bad)?
-                    .map_or(Cell::Null, Cell::Date),
-                Col::Json => row
-                    .try_get::<Option<Value>, _>(i)
-                    .map_err(bad)?
-                    .map_or(Cell::Null, Cell::Json),
-                Col::Perms => row
-                    .try_get::<Option<Vec<String>>, _>(i)
-                    .map_err(bad)?
-                    .map_or(Cell::Null, Cell::Perms),
-            })
-        })
-        .collect()
+pub async fn fetch(lease: &mut Lease, sql: &Sql, cols: &[Col]) -> StorageResult<Vec<Vec<Cell>>> {
+    owned(&fetch_rows(lease, sql).await?, cols)
+}
+
+/// The rows decoded by `cols` into cells of their own.
+pub fn owned(rows: &[PgRow], cols: &[Col]) -> StorageResult<Vec<Vec<Cell>>> {
+    let mut out = Vec::with_capacity(rows.len());
+    each_row(rows, cols, &mut |cells| {
+        out.push(owned_row(cells)?);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Hands each row's cells, decoded by `cols` as they are taken, to `each`.
+pub fn each_row(
+    rows: &[PgRow],
+    cols: &[Col],
+    each: &mut (dyn for<'r, 'i> FnMut(RowCells<'r, 'i>) -> StorageResult<()> + Send),
+) -> StorageResult<()> {
+    for row in rows {
+        let mut cells = cols.iter().enumerate().map(|(i, col)| decode(row, i, *col));
+        each(&mut cells)?;
+    }
+    Ok(())
+}
+
+fn decode(row: &PgRow, i: usize, col: Col) -> StorageResult<CellRef<'_>> {
+    fn get<'r, T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>>(
+        row: &'r PgRow,
+        i: usize,
+    ) -> StorageResult<Option<T>> {
+        row.try_get::<Option<T>, _>(i)
+            .map_err(|e| StorageError::Database(e.to_string()))
+    }
+    Ok(match col {
+        Col::Text => get::<&str>(row, i)?.map_or(CellRef::Null, CellRef::Text),
+        Col::Bytes => get::<&[u8]>(row, i)?.map_or(CellRef::Null, CellRef::Bytes),
+        Col::Float => get::<f64>(row, i)?.map_or(CellRef::Null, CellRef::Float),
+        Col::Int => get::<i64>(row, i)?.map_or(CellRef::Null, CellRef::Int),
+        Col::Bool => get::<bool>(row, i)?.map_or(CellRef::Null, CellRef::Bool),
+        Col::Date => {
+            get::<chrono::DateTime<chrono::Utc>>(row, i)?.map_or(CellRef::Null, CellRef::Date)
+        }
+        Col::Json => get::<Value>(row, i)?.map_or(CellRef::Null, CellRef::Json),
+        Col::Perms => get::<Vec<String>>(row, i)?.map_or(CellRef::Null, CellRef::Perms),
+    })
 }

@@ -25,7 +25,7 @@ use serde_json::Value;
 use tokio::sync::OwnedMutexGuard;
 
 use super::acl_keys::SqliteAclKeys;
-use super::{Cell, Col, StorageError, StorageResult};
+use super::{Cell, CellRef, Col, RowCells, StorageError, StorageResult, owned_row};
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -347,11 +347,26 @@ impl SqliteStore {
 
     /// Runs a read on a pooled read-only connection.
     pub fn fetch(&self, sql: &Sql, cols: &[Col]) -> StorageResult<Vec<Vec<Cell>>> {
+        self.read(|conn| fetch(conn, sql, cols))
+    }
+
+    /// [`Storage::fetch_each`] on a reader connection.
+    pub fn fetch_each(
+        &self,
+        sql: &Sql,
+        cols: &[Col],
+        each: &mut (dyn for<'r, 'i> FnMut(RowCells<'r, 'i>) -> StorageResult<()> + Send),
+    ) -> StorageResult<()> {
+        self.read(|conn| each_row(conn, sql, cols, each))
+    }
+
+    /// Runs `f` on an idle reader connection (or a new one), which is kept for the next read.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> StorageResult<T>) -> StorageResult<T> {
         let conn = match self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop() {
             Some(c) => c,
             None => open(&self.path, true).map_err(map_err)?,
         };
-        let result = fetch(&conn, sql, cols);
+        let result = f(&conn);
         let mut idle = self.readers.lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() < MAX_IDLE_READERS {
             idle.push(conn);
@@ -491,39 +506,55 @@ fn execute(conn: &Connection, sql: &Sql) -> StorageResult<u64> {
 }
 
 fn fetch(conn: &Connection, sql: &Sql, cols: &[Col]) -> StorageResult<Vec<Vec<Cell>>> {
+    let mut out = Vec::new();
+    each_row(conn, sql, cols, &mut |cells| {
+        out.push(owned_row(cells)?);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Runs a read and hands each row's cells, decoded by `cols` as they are taken, to `each`.
+fn each_row(
+    conn: &Connection,
+    sql: &Sql,
+    cols: &[Col],
+    each: &mut (dyn for<'r, 'i> FnMut(RowCells<'r, 'i>) -> StorageResult<()> + Send),
+) -> StorageResult<()> {
     let mut stmt = conn.prepare_cached(&sql.text).map_err(map_err)?;
     bind(&mut stmt, sql)?;
     let mut rows = stmt.raw_query();
-    let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(map_err)? {
-        let mut cells = Vec::with_capacity(cols.len());
-        for (i, col) in cols.iter().enumerate() {
-            cells.push(decode(row.get_ref(i).map_err(map_err)?, *col)?);
-        }
-        out.push(cells);
+        let mut cells = cols
+            .iter()
+            .enumerate()
+            .map(|(i, col)| decode(row.get_ref(i).map_err(map_err)?, *col));
+        each(&mut cells)?;
     }
-    Ok(out)
+    Ok(())
 }
 
 fn text(t: &[u8]) -> StorageResult<&str> {
     std::str::from_utf8(t).map_err(|e| StorageError::Database(e.to_string()))
 }
 
-fn decode(v: ValueRef<'_>, col: Col) -> StorageResult<Cell> {
+fn decode(v: ValueRef<'_>, col: Col) -> StorageResult<CellRef<'_>> {
     Ok(match (col, v) {
-        (_, ValueRef::Null) => Cell::Null,
-        (Col::Text, ValueRef::Text(t)) => Cell::Text(text(t)?.to_string()),
-        (Col::Float, ValueRef::Real(f)) => Cell::Float(f),
-        (Col::Float, ValueRef::Integer(i)) => Cell::Float(i as f64),
-        (Col::Int, ValueRef::Integer(i)) => Cell::Int(i),
-        (Col::Int, ValueRef::Real(f)) => Cell::Int(f as i64),
-        (Col::Bool, ValueRef::Integer(i)) => Cell::Bool(i != 0),
-        (Col::Date, ValueRef::Text(t)) => parse_iso(text(t)?).map_or(Cell::Null, Cell::Date),
-        (Col::Json, ValueRef::Text(t)) => serde_json::from_slice(t).map_or(Cell::Null, Cell::Json),
-        (Col::Perms, ValueRef::Text(t)) => {
-            serde_json::from_slice(t).map_or(Cell::Null, Cell::Perms)
+        (_, ValueRef::Null) => CellRef::Null,
+        (Col::Text, ValueRef::Text(t)) => CellRef::Text(text(t)?),
+        (Col::Float, ValueRef::Real(f)) => CellRef::Float(f),
+        (Col::Float, ValueRef::Integer(i)) => CellRef::Float(i as f64),
+        (Col::Int, ValueRef::Integer(i)) => CellRef::Int(i),
+        (Col::Int, ValueRef::Real(f)) => CellRef::Int(f as i64),
+        (Col::Bool, ValueRef::Integer(i)) => CellRef::Bool(i != 0),
+        (Col::Date, ValueRef::Text(t)) => parse_iso(text(t)?).map_or(CellRef::Null, CellRef::Date),
+        (Col::Json, ValueRef::Text(t)) => {
+            serde_json::from_slice(t).map_or(CellRef::Null, CellRef::Json)
         }
-        (Col::Bytes, ValueRef::Blob(b)) => Cell::Bytes(b.to_vec()),
+        (Col::Perms, ValueRef::Text(t)) => {
+            serde_json::from_slice(t).map_or(CellRef::Null, CellRef::Perms)
+        }
+        (Col::Bytes, ValueRef::Blob(b)) => CellRef::Bytes(b),
         (col, other) => {
             return Err(StorageError::Database(format!(
                 "column stored as {:?}, expected {col:?}",

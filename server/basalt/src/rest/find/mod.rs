@@ -277,14 +277,14 @@ pub async fn find(
         compiler.order_by(&schema, opts.order.as_deref(), opts.filter.near(), &mut sql)?;
         sql.limit(Some(opts.limit), opts.skip);
         sql.custom_plan = custom_plan;
-        let rows = state.storage.fetch(&sql, &projection.cols()).await?;
-        // Nothing below changes these rows: write them as text.
+        // Nothing below would change these rows: write them as text as they are read.
         let plain =
             !per_row && opts.include.is_empty() && !matches!(class.as_str(), "_User" | "_Session");
         if opts.render && plain {
-            rendered = Some(render_rows(&projection, rows));
+            rendered = Some(render_rows(state, &projection, &sql, opts.limit).await?);
             vec![]
         } else {
+            let rows = state.storage.fetch(&sql, &projection.cols()).await?;
             let mut objects: Vec<Value> = rows
                 .into_iter()
                 .map(|r| Value::Object(projection.object(r, true)))
@@ -429,19 +429,29 @@ fn take_equality(
     }
 }
 
-/// The rows as a JSON array of objects, and how many.
-fn render_rows(projection: &Projection, rows: Vec<Vec<Cell>>) -> (Vec<u8>, usize) {
-    let n = rows.len();
-    let mut out = Vec::with_capacity(64 + 256 * n);
+/// Runs the find's SELECT and writes its rows as a JSON array of objects; and how many.
+async fn render_rows(
+    state: &AppState,
+    projection: &Projection,
+    sql: &Sql,
+    limit: u64,
+) -> ApiResult<(Vec<u8>, usize)> {
+    // Room for `limit` small objects, up to a hundred: growing the buffer copies it.
+    let mut out = Vec::with_capacity(64 + 256 * limit.min(100) as usize);
+    let mut n = 0;
     out.push(b'[');
-    for (i, row) in rows.into_iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        projection.render(row, &mut out);
-    }
+    state
+        .storage
+        .fetch_each(sql, &projection.cols(), &mut |cells| {
+            if n > 0 {
+                out.push(b',');
+            }
+            n += 1;
+            projection.render(cells, &mut out)
+        })
+        .await?;
     out.push(b']');
-    (out, n)
+    Ok((out, n))
 }
 
 /// Reads one object; a missing or unreadable one is 101.
