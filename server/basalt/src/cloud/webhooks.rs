@@ -37,7 +37,8 @@ const TRIGGERS: &[&str] = &[
 #[derive(Default)]
 struct Table {
     functions: HashMap<String, String>,
-    triggers: HashMap<(String, String), String>,
+    /// By class, then trigger name: looked up on every request without building a key.
+    triggers: HashMap<String, HashMap<String, String>>,
 }
 
 pub struct Webhooks {
@@ -68,10 +69,7 @@ impl Webhooks {
         match kind {
             Kind::Function => t.functions.get(name).cloned(),
             Kind::Job => None,
-            _ => t
-                .triggers
-                .get(&(name.to_string(), kind.as_str().to_string()))
-                .cloned(),
+            _ => t.triggers.get(name)?.get(kind.as_str()).cloned(),
         }
     }
 
@@ -215,7 +213,11 @@ pub async fn reload(state: &AppState) -> ApiResult<()> {
                 trigger,
                 url,
             }) => {
-                table.triggers.insert((class, trigger), url);
+                table
+                    .triggers
+                    .entry(class)
+                    .or_default()
+                    .insert(trigger, url);
             }
             None => {}
         }
