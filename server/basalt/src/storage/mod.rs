@@ -92,8 +92,10 @@ impl CellRef<'_> {
     }
 }
 
+#[cfg(test)]
 impl Cell {
-    /// The cell as a reader of [`CellRef`]s takes it (JSON and permissions copied).
+    /// The cell as a reader of [`CellRef`]s takes it (JSON and permissions copied): for tests
+    /// that feed owned rows to such a reader.
     pub fn as_ref(&self) -> CellRef<'_> {
         match self {
             Cell::Null => CellRef::Null,
@@ -112,6 +114,9 @@ impl Cell {
 /// What [`Storage::fetch_each`] hands its reader for each row: the row's cells in the order of
 /// the columns asked for, each decoded when taken.
 pub type RowCells<'r, 'i> = &'i mut dyn Iterator<Item = StorageResult<CellRef<'r>>>;
+
+/// A reader of rows for [`Storage::fetch_each`]: called once per row, in order.
+pub type EachRow<'a> = dyn for<'r, 'i> FnMut(RowCells<'r, 'i>) -> StorageResult<()> + Send + 'a;
 
 /// One row's cells, each copied out of the row.
 fn owned_row(cells: RowCells<'_, '_>) -> StorageResult<Vec<Cell>> {
@@ -266,7 +271,7 @@ impl Storage {
         &self,
         sql: &Sql,
         cols: &[Col],
-        each: &mut (dyn for<'r, 'i> FnMut(RowCells<'r, 'i>) -> StorageResult<()> + Send),
+        each: &mut EachRow<'_>,
     ) -> StorageResult<()> {
         match self {
             Storage::Sqlite(s) => s.fetch_each(sql, cols, each),

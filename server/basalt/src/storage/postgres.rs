@@ -14,7 +14,7 @@ use sqlx::{Executor, PgPool, Postgres, Row};
 
 use super::acl_keys::AclKeys;
 use super::pg_conns::{Conns, Lease};
-use super::{Cell, CellRef, Col, RowCells, StorageError, StorageResult, map_err, owned_row};
+use super::{Cell, CellRef, Col, EachRow, StorageError, StorageResult, map_err, owned_row};
 
 #[derive(Clone)]
 pub struct PgStore {
@@ -249,11 +249,7 @@ pub fn owned(rows: &[PgRow], cols: &[Col]) -> StorageResult<Vec<Vec<Cell>>> {
 }
 
 /// Hands each row's cells, decoded by `cols` as they are taken, to `each`.
-pub fn each_row(
-    rows: &[PgRow],
-    cols: &[Col],
-    each: &mut (dyn for<'r, 'i> FnMut(RowCells<'r, 'i>) -> StorageResult<()> + Send),
-) -> StorageResult<()> {
+pub fn each_row(rows: &[PgRow], cols: &[Col], each: &mut EachRow<'_>) -> StorageResult<()> {
     for row in rows {
         let mut cells = cols.iter().enumerate().map(|(i, col)| decode(row, i, *col));
         each(&mut cells)?;

@@ -25,7 +25,7 @@ use serde_json::Value;
 use tokio::sync::OwnedMutexGuard;
 
 use super::acl_keys::SqliteAclKeys;
-use super::{Cell, CellRef, Col, RowCells, StorageError, StorageResult, owned_row};
+use super::{Cell, CellRef, Col, EachRow, StorageError, StorageResult, owned_row};
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -364,12 +364,7 @@ impl SqliteStore {
     }
 
     /// [`Storage::fetch_each`] on a reader connection.
-    pub fn fetch_each(
-        &self,
-        sql: &Sql,
-        cols: &[Col],
-        each: &mut (dyn for<'r, 'i> FnMut(RowCells<'r, 'i>) -> StorageResult<()> + Send),
-    ) -> StorageResult<()> {
+    pub fn fetch_each(&self, sql: &Sql, cols: &[Col], each: &mut EachRow<'_>) -> StorageResult<()> {
         self.read(|conn| each_row(conn, sql, cols, each))
     }
 
@@ -532,7 +527,7 @@ fn each_row(
     conn: &Connection,
     sql: &Sql,
     cols: &[Col],
-    each: &mut (dyn for<'r, 'i> FnMut(RowCells<'r, 'i>) -> StorageResult<()> + Send),
+    each: &mut EachRow<'_>,
 ) -> StorageResult<()> {
     let mut stmt = conn.prepare_cached(&sql.text).map_err(map_err)?;
     bind(&mut stmt, sql)?;
