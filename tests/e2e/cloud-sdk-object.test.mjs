@@ -53,6 +53,24 @@ report('object value', () => { const o = new Parse.Object('Thing'); o.set('obj',
 report('object changed in place', () => { const o = stored(); o.get('obj').x = 42; return o; });
 report('revert', () => { const o = stored(); o.set('a', 2); o.revert('a'); return o; });
 report('pointer and geopoint', () => { const o = stored(); o.set('a', other); o.set('b', new Parse.GeoPoint(1, 2)); return o; });
+// Basalt's set stores plain values on plain fields without its general path; these pin that
+// shortcut, and where it must step aside, to the official SDK's behaviour.
+report('plain values on a new object', () => {
+  const o = new Parse.Object('Thing'); o.set('a', 1); o.set('b', 'x'); o.set('nil', null); o.set({ n: true, arr: 'y' }); return o;
+});
+report('plain set, then an op', () => { const o = new Parse.Object('Thing'); o.set('n', 1); o.increment('n'); return o; });
+report('an op, then a plain set', () => { const o = stored(); o.increment('n'); o.unset('b'); o.set('n', 5); o.set('b', 'back'); return o; });
+report('plain and object values in one set', () => { const o = new Parse.Object('Thing'); o.set({ a: 1, obj: { p: 1 }, arr: [1] }); return o; });
+report('plain values on special fields', () => {
+  const o = new Parse.Object('Thing'); o.set('objectId', 'given'); o.set({ createdAt: 'then', a: 2 }); return o;
+});
+report('an invalid field name', () => { const o = new Parse.Object('Thing'); o.set('bad key', 1); return o; });
+report('a field name starting with a digit', () => { const o = new Parse.Object('Thing'); o.set({ a: 1, '1st': 2 }); return o; });
+report('a read-only field', () => { const u = new Parse.User(); u.set('username', 'u'); u.set('sessionToken', 't'); return u; });
+report('a class with its own validate', () => {
+  const Checked = Parse.Object.extend('Checked', { validate(attrs) { return attrs.a === 0 ? new Parse.Error(142, 'a is zero') : false; } });
+  const o = new Checked(); o.set('a', 1); o.set('a', 0); return o;
+});
 return out;
 `;
 

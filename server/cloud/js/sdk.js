@@ -10,7 +10,7 @@
 
   const host = globalThis.__host;
   const appInfo = Object.assign({}, host && host.appInfo);
-  const hasOwn = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
+  const hasOwn = Object.hasOwn;
   const DANGEROUS_KEYS = ['__proto__', 'constructor', 'prototype'];
   const isDangerousKey = (key) =>
     key === '__proto__' || key === 'constructor' || key === 'prototype' ||
@@ -447,7 +447,9 @@
     if (state.dotted || attr.includes('.') || isDangerousKey(attr)) return wholeEstimate(state, obj, attr);
     let has = hasOwn(state.serverData, attr);
     let value = has ? state.serverData[attr] : undefined;
-    for (const layer of state.pendingOps) {
+    const layers = state.pendingOps;
+    for (let i = 0; i < layers.length; i++) {
+      const layer = layers[i];
       if (!hasOwn(layer, attr)) continue;
       const op = layer[attr];
       if (op instanceof RelationOp) {
@@ -500,6 +502,40 @@
       }
     }
   }
+
+  // Whether any attribute of the estimate may be an object (what _getDirtyObjectAttributes
+  // looks at): false when every stored value is a primitive and every pending op sets one or
+  // unsets.
+  function mayHoldObjects(state) {
+    if (state.dotted) return true;
+    for (const attr in state.serverData) {
+      const v = state.serverData[attr];
+      if (v !== null && typeof v === 'object') return true;
+    }
+    const layers = state.pendingOps;
+    for (let i = 0; i < layers.length; i++) {
+      for (const attr in layers[i]) {
+        const op = layers[i][attr];
+        if (op instanceof UnsetOp) continue;
+        if (!(op instanceof SetOp) || (op._value !== null && typeof op._value === 'object')) return true;
+      }
+    }
+    return false;
+  }
+
+  // A field `set` may store without the general path: a valid key that is not special to
+  // Parse (timestamps, id, ACL) nor to JavaScript (__proto__, constructor, prototype).
+  const SPECIAL_FIELDS = new Set(['createdAt', 'updatedAt', 'objectId', 'id', 'ACL', ...DANGEROUS_KEYS]);
+  // Names found plain are remembered (up to a bound: clients choose them), sparing the regex.
+  const plainFields = new Set();
+  function isPlainField(key) {
+    if (plainFields.has(key)) return true;
+    if (SPECIAL_FIELDS.has(key) || key.indexOf('.') >= 0 || !KEY_NAME.test(key)) return false;
+    if (plainFields.size >= 1024) plainFields.clear();
+    plainFields.add(key);
+    return true;
+  }
+  const isPlainValue = (v) => v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
 
   // ---------------------------------------------------------------- Parse.Object
 
@@ -583,12 +619,16 @@
 
     // The REST body of a save: every pending change, ops as {__op}.
     _getSaveJSON() {
-      const pending = this._getPendingOps();
-      const dirtyObjects = this._getDirtyObjectAttributes();
+      const state = stateOf(this);
+      const pending = state.pendingOps;
       const json = {};
-      for (const attr in dirtyObjects) {
-        const changedByDotNotation = pending.some((layer) => Object.keys(layer).some((f) => f.includes('.') && f.split('.')[0] === attr));
-        if (!changedByDotNotation) json[attr] = new SetOp(dirtyObjects[attr]).toJSON();
+      // Only an object-valued attribute can have changed in place.
+      if (mayHoldObjects(state)) {
+        const dirtyObjects = this._getDirtyObjectAttributes();
+        for (const attr in dirtyObjects) {
+          const changedByDotNotation = pending.some((layer) => Object.keys(layer).some((f) => f.includes('.') && f.split('.')[0] === attr));
+          if (!changedByDotNotation) json[attr] = new SetOp(dirtyObjects[attr]).toJSON();
+        }
       }
       for (const attr in pending[0]) json[attr] = pending[0][attr].toJSON();
       return json;
@@ -751,6 +791,23 @@
     }
 
     set(key, value, options) {
+      // Plain values on plain fields, of an object whose class adds no rules (no read-only
+      // fields, the base validate): each becomes a SetOp in the latest layer, as below.
+      if (options === undefined && this.validate === baseValidate &&
+          typeof this.constructor.readOnlyAttributes !== 'function') {
+        if (typeof key === 'string') {
+          if (isPlainValue(value) && isPlainField(key)) {
+            const layers = stateOf(this).pendingOps;
+            layers[layers.length - 1][key] = new SetOp(value);
+            return this;
+          }
+        } else if (key && typeof key === 'object' && value === undefined && allPlain(key)) {
+          const layers = stateOf(this).pendingOps;
+          const last = layers[layers.length - 1];
+          for (const k in key) last[k] = new SetOp(key[k]);
+          return this;
+        }
+      }
       let changes = {};
       if (key && typeof key === 'object') {
         changes = key;
@@ -1034,6 +1091,13 @@
     // Single-instance mode is a browser concern; cloud code always has one state per instance.
     static enableSingleInstance() {}
     static disableSingleInstance() {}
+  }
+
+  const baseValidate = ParseObject.prototype.validate;
+
+  function allPlain(changes) {
+    for (const k in changes) if (!isPlainValue(changes[k]) || !isPlainField(k)) return false;
+    return true;
   }
 
   function makeSubclass(className, parentProto) {
