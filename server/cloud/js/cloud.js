@@ -11,7 +11,7 @@
   const host = globalThis.__host;
   delete globalThis.__host;
   const Parse = globalThis.Parse;
-  const hasOwn = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
+  const hasOwn = Object.hasOwn;
   const SCRIPT_FAILED = Parse.Error.SCRIPT_FAILED;
   const VALIDATION_ERROR = Parse.Error.VALIDATION_ERROR;
 
@@ -548,13 +548,19 @@
   // beforeSave's request.object: the stored object (none on create) with the client's changes
   // set on it as pending operations, as Parse Server's RestWrite builds it.
   function objectWithChanges(className, stored, changes) {
-    const extra = { className };
-    if (stored && stored.objectId) extra.objectId = stored.objectId;
     const Class = Parse.Object._getClassMap()[className];
     const readOnly = Class && typeof Class.readOnlyAttributes === 'function' ? Class.readOnlyAttributes() : [];
-    if (!stored) for (const attr of readOnly) extra[attr] = changes[attr];
-    const object = Parse.Object.fromJSON(Object.assign(extra, stored));
-    // Dot-notation changes are set as they come; the plain keys after them, in one set.
+    let object;
+    if (stored || Class) {
+      const extra = { className };
+      if (stored && stored.objectId) extra.objectId = stored.objectId;
+      if (!stored) for (const attr of readOnly) extra[attr] = changes[attr];
+      object = Parse.Object.fromJSON(Object.assign(extra, stored));
+    } else {
+      object = new Parse.Object(className); // what fromJSON({ className }) makes
+    }
+    // Dot-notation changes are set as they come; the plain keys after them, in one set of
+    // their decoded values (decoding drops the keys JavaScript treats specially).
     const sanitized = {};
     for (const key of Object.keys(changes)) {
       if (key.indexOf('.') > 0) {
@@ -567,11 +573,11 @@
           value[child] = changes[key];
           object.set(parent, value);
         }
-      } else if (PLAIN_KEY.test(key) && !readOnly.includes(key)) {
-        sanitized[key] = changes[key];
+      } else if (PLAIN_KEY.test(key) && !readOnly.includes(key) && key !== 'constructor' && key !== 'prototype') {
+        sanitized[key] = Parse._decode(undefined, changes[key]);
       }
     }
-    object.set(Parse._decode(undefined, sanitized));
+    object.set(sanitized);
     return object;
   }
 
@@ -583,10 +589,16 @@
     return request;
   }
 
-  // Runs the validator, then the handler unless skipWithMasterKey; answers what the handler
-  // returned (awaited), or `skipped` when it did not run.
-  async function runHandler(handler, request, name) {
-    if (lookup(validators, name)) await runValidator(request, name);
+  // Runs the validator, then the handler unless skipWithMasterKey: `{ value }`, what the
+  // handler returned, or `{ skipped }` when it did not run; a promise of that when a validator
+  // ran. Callers await it either way, so callbacks the handler queued run before they go on.
+  function runHandler(handler, request, name) {
+    if (lookup(validators, name)) return validatedHandler(handler, request, name);
+    return request.skipWithMasterKey ? { skipped: true } : { value: handler(request) };
+  }
+
+  async function validatedHandler(handler, request, name) {
+    await runValidator(request, name);
     if (request.skipWithMasterKey) return { skipped: true };
     return { value: handler(request) };
   }

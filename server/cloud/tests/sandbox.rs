@@ -450,3 +450,63 @@ async fn measure_an_empty_invocation() {
         println!("concurrency {concurrency}: {per:?} per invocation");
     }
 }
+
+/// Not a test: the cost of one `beforeSave` on a create, with the request the server builds
+/// for `bench/cloud/main.js`'s CloudBench, 32 at a time: the process's CPU and the cloud
+/// worker's per invocation (`cargo test --release -p basalt-cloud --test sandbox -- --ignored
+/// --nocapture measure_a_before_save`; `BASALT_MEASURE_CODE=other/main.js` measures another
+/// file's CloudBench hook).
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+#[ignore]
+async fn measure_a_before_save() {
+    let path = std::env::var("BASALT_MEASURE_CODE").map_or_else(
+        |_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../bench/cloud/main.js"),
+        PathBuf::from,
+    );
+    let code = std::fs::read_to_string(&path).expect("the cloud code");
+    let (e, _) = engine(&code, options(1000, 16)).await;
+    let e = Arc::new(e);
+    let request = json!({
+        "master": false, "user": null, "ip": "127.0.0.1",
+        "headers": {"host": "127.0.0.1:1337", "x-parse-application-id": "bench",
+            "x-parse-rest-api-key": "rest", "content-type": "application/json", "content-length": "20"},
+        "context": {}, "object": {"className": "CloudBench"}, "changes": {"name": " Item 7 "},
+    });
+    let invoke = move |e: Arc<Engine>, request: Value| async move {
+        e.invoke(Invocation {
+            kind: Kind::BeforeSave,
+            name: "CloudBench".into(),
+            request,
+            depth: 0,
+            origin: 7,
+        })
+        .await
+        .expect("runs")
+    };
+    let out = invoke(e.clone(), request.clone()).await;
+    if std::env::var_os("BASALT_MEASURE_CODE").is_none() {
+        assert_eq!(out["object"]["slug"], "item 7", "{out}");
+    }
+    let mut before = e.metrics().values().next().expect("counted").clone();
+    for _ in 0..6 {
+        let (n, concurrency) = (32_000u32, 32u32);
+        let (started, cpu) = (std::time::Instant::now(), cpu_time::ProcessTime::now());
+        let mut tasks = Vec::new();
+        for _ in 0..concurrency {
+            let (e, request) = (e.clone(), request.clone());
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..n / concurrency {
+                    invoke(e.clone(), request.clone()).await;
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("joins");
+        }
+        let (wall, cpu) = (started.elapsed() / n, cpu.elapsed() / n);
+        let now = e.metrics().values().next().expect("counted").clone();
+        let worker = (now.cpu - before.cpu) / (now.invocations - before.invocations) as u32;
+        before = now;
+        println!("beforeSave: {wall:?} wall, {cpu:?} process CPU, {worker:?} in the worker");
+    }
+}
