@@ -2,10 +2,15 @@
 """Basalt's benchmarks (not tests): throughput and latency against Parse Server on the same
 PostgreSQL, then the same workloads on Basalt with SQLite, start-up time and memory.
 
-Each server runs alone, pinned to core 0 with `taskset`; wrk (the load generator) is pinned to
-core 1; PostgreSQL is shared and unpinned. Workloads at concurrency 32: create, get by id, query
-(where on two fields + order + limit=20 over 50,000 objects), update (Increment). The ceiling is
-pgbench running the same statements Basalt sends, at the same concurrency.
+Each server is measured alone (the other one idle), pinned to core 0 with `taskset`; wrk (the
+load generator) is pinned to core 1; PostgreSQL is shared and unpinned. Workloads at concurrency
+32: create, get by id, query (where on two fields + order + limit=20 over 50,000 objects), update
+(Increment). The ceiling is pgbench running the same statements Basalt sends, at the same
+concurrency. Both servers are started and seeded first, then each workload runs on Basalt, on
+Parse Server and as pgbench back to back (this machine's speed drifts by 15-40% within minutes:
+run minutes apart, the figures that are divided were not measured on the same machine).
+--rounds N repeats each workload's runs N times, in reverse order every other round, and reports
+medians.
 
 Then, as logged-in users (issue 3): login, and get/query/create (in that order: the creates add
 objects the query would read) on a second class of 50,000 objects spread over 200 owners, each
@@ -36,6 +41,7 @@ ceiling with it), so the server's core is its own; without it the scheduler wake
 backends next to the server that sent them a statement, and the two share core 0.
 
     bench/run [--seconds 10] [--only basalt-pg,parse,basalt-sqlite,pgbench,startup,live,cloud] [--no-users] [--pg-core 1]
+              [--rounds 1]
 """
 import argparse, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
 
@@ -217,47 +223,96 @@ def wrk(server, mode, seconds, ids_file, cls=CLASS):
 PG_DATABASES = {"basalt-pg": "basalt_bench", "parse": "parse_bench"}
 
 
-def run_server(name, start, seconds, results, users=True):
-    tmp = tempfile.mkdtemp(prefix=f"bench-{name}-")
-    ids_file = os.path.join(tmp, "ids.txt")
-    server = start(tmp)
+def run_servers(starters, seconds, results, users=True, ceiling=False, rounds=1):
+    """Runs each workload on every server of `starters` ([(name, start)]) back to back, and
+    with `ceiling` pgbench's ceiling for it too, before the next workload: this machine's speed
+    drifts by 15-40% within minutes, so figures to be divided are taken within the same minute.
+    With `rounds` > 1 each workload's runs repeat, in reverse order every other round, and each
+    figure of a result is the median of its rounds (the rounds' requests/s are kept)."""
+    live = []
     try:
-        idle = rss_kb(server.proc.pid)
-        print(f"  seeding {OBJECTS} objects…", flush=True)
-        seed(server, ids_file)
-        if name in PG_DATABASES:
-            # Fresh tables have no statistics yet; autovacuum would gather them in any real
-            # deployment, so do it now, for both servers alike.
-            psql(PG_DATABASES[name], "ANALYZE")
-        row = {"idle_rss_mb": round(idle / 1024, 1)}
-
-        def measure(key, mode, ids, cls=CLASS):
-            wrk(server, mode, WARMUP, ids, cls=cls)  # unmeasured: Parse Server's JIT warms up
-            quiet(name)
-            row[key] = wrk(server, mode, seconds, ids, cls=cls)
-            report(key, row[key])
-
-        for mode in ["create", "get", "query", "update"]:
-            measure(mode, mode, ids_file)
-        if users:
-            pairs_file = os.path.join(tmp, "pairs.txt")
-            print(f"  seeding {OWNERS} users and {OBJECTS} objects with per-user ACLs…", flush=True)
-            seed_users(server, pairs_file)
+        for name, start in starters:
+            tmp = tempfile.mkdtemp(prefix=f"bench-{name}-")
+            try:
+                live.append((name, start(tmp), tmp))
+            except Exception:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+        rows = {}
+        for name, server, tmp in live:
+            rows[name] = {"idle_rss_mb": round(rss_kb(server.proc.pid) / 1024, 1)}
+            print(f"  {name}: seeding {OBJECTS} objects…", flush=True)
+            seed(server, os.path.join(tmp, "ids.txt"))
             if name in PG_DATABASES:
+                # Fresh tables have no statistics yet; autovacuum would gather them in any real
+                # deployment, so do it now, for both servers alike.
                 psql(PG_DATABASES[name], "ANALYZE")
+        ceiling_uri = ceiling_db() if ceiling else None
+        if ceiling:
+            results["pgbench"] = {}
+
+        def measure(modes, ids, cls, with_ceiling):
+            for mode, key in modes:
+                runs = {}
+                for r in range(rounds):
+                    order = [*live, None] if with_ceiling else list(live)
+                    for who in (order if r % 2 == 0 else order[::-1]):
+                        if who is None:
+                            pg_quiet()
+                            runs.setdefault("pgbench", []).append(ceiling_run(ceiling_uri, mode, seconds))
+                            continue
+                        name, server, tmp = who
+                        wrk(server, mode, WARMUP, os.path.join(tmp, ids), cls=cls)  # unmeasured: Parse Server's JIT warms up
+                        quiet(name)
+                        runs.setdefault(name, []).append(wrk(server, mode, seconds, os.path.join(tmp, ids), cls=cls))
+                for name, got in runs.items():
+                    if name == "pgbench":
+                        results["pgbench"][key] = median(got)
+                        print(f"  {'pgbench ' + key:31} {results['pgbench'][key]:>9.0f} statements/s"
+                              + (f"  (rounds {', '.join(f'{x:.0f}' for x in got)})" if rounds > 1 else ""), flush=True)
+                    else:
+                        rows[name][key] = merged(got)
+                        report(f"{name} {key}", rows[name][key])
+
+        measure([(m, m) for m in ["create", "get", "query", "update"]], "ids.txt", CLASS, ceiling)
+        if users:
+            for name, server, tmp in live:
+                print(f"  {name}: seeding {OWNERS} users and {OBJECTS} objects with per-user ACLs…", flush=True)
+                seed_users(server, os.path.join(tmp, "pairs.txt"))
+                if name in PG_DATABASES:
+                    psql(PG_DATABASES[name], "ANALYZE")
             # The query before the creates: each server's creates add objects to the categories
             # it queries, so after them the faster server's query would read more rows.
-            for mode in ["login", "user-get", "user-query", "user-create"]:
-                measure(mode, mode, pairs_file, PRIVATE)
-            measure("user-query-shared", "user-query", pairs_file, SHARED)
+            measure([(m, m) for m in ["login", "user-get", "user-query", "user-create"]], "pairs.txt", PRIVATE, False)
+            measure([("user-query", "user-query-shared")], "pairs.txt", SHARED, False)
             # The same query on the same objects with the REST key alone: the baseline for the
             # cost of the ACL check (the objects' ACLs make bigger answers than BenchItem's).
-            measure("query-shared", "query", pairs_file, SHARED)
-        row["peak_rss_mb"] = round(rss_kb(server.proc.pid, "VmHWM") / 1024, 1)
-        results[name] = row
+            measure([("query", "query-shared")], "pairs.txt", SHARED, False)
+        for name, server, _ in live:
+            rows[name]["peak_rss_mb"] = round(rss_kb(server.proc.pid, "VmHWM") / 1024, 1)
+            results[name] = rows[name]
+        if ceiling:
+            psql("postgres", "DROP DATABASE IF EXISTS basalt_ceiling WITH (FORCE)")
     finally:
-        server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        for _, server, tmp in live:
+            server.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
+
+
+def merged(runs):
+    """One result from several rounds of a workload: the median of each figure."""
+    if len(runs) == 1:
+        return runs[0]
+    out = {k: median([r[k] for r in runs]) for k in ["rps", "p50_ms", "p99_ms", "errors", "cpu"]}
+    per_core = [r["rps_per_core"] for r in runs if r["rps_per_core"]]
+    out["rps_per_core"] = round(median(per_core)) if per_core else None
+    out["rounds_rps"] = [r["rps"] for r in runs]
+    return out
 
 
 def per_core_ratio(b, p):
@@ -267,10 +322,11 @@ def per_core_ratio(b, p):
     return "-"
 
 
-def report(mode, r):
-    print(f"  {mode:17} {r['rps']:>9.0f} req/s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms"
+def report(label, r):
+    print(f"  {label:31} {r['rps']:>9.0f} req/s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms"
           f"  cpu {r['cpu']:.2f} core ({r['rps_per_core']} req/s per core)"
-          + (f"  ({r['errors']} errors)" if r["errors"] else ""), flush=True)
+          + (f"  ({r['errors']} errors)" if r["errors"] else "")
+          + (f"  (rounds {', '.join(f'{x:.0f}' for x in r['rounds_rps'])})" if "rounds_rps" in r else ""), flush=True)
 
 
 def pg_quiet():
@@ -450,9 +506,9 @@ with open(os.path.join(ROOT, "migrations", "postgres", "0009_acl_keys.sql")) as 
     ACL_KEYS_FUNCTION = f.read()
 
 
-def pgbench_ceiling(seconds):
-    """pgbench with Basalt's own statements (as its PostgreSQL log shows them), 32 clients, on a
-    table laid out as Basalt lays out the bench's class (indexes and the ACL key column)."""
+def ceiling_db():
+    """The ceiling's database: a table laid out as Basalt lays out the bench's class (indexes
+    and the ACL key column), with 50,000 rows. Returns its URI."""
     uri = fresh_pg_db("basalt_ceiling")
     psql("basalt_ceiling", f'''CREATE TABLE "{CLASS}" ("objectId" text PRIMARY KEY, "createdAt" timestamptz NOT NULL,
         "updatedAt" timestamptz NOT NULL, "_rperm" text[], "_wperm" text[], score double precision, category text,
@@ -464,31 +520,35 @@ def pgbench_ceiling(seconds):
         CREATE INDEX ON "{CLASS}" USING GIN ("_acl_category") WITH (fastupdate = off);
         INSERT INTO "{CLASS}" SELECT 'o' || lpad(i::text, 9, '0'), now(), now(), NULL, NULL, (i * 7919) % 1000,
           'c' || (i % 10), 'item' || i, 0 FROM generate_series(0, {OBJECTS - 1}) i; ANALYZE "{CLASS}";''')
-    cols = 't0."objectId", t0."createdAt", t0."updatedAt", t0."_rperm", t0."_wperm", t0."score", t0."category", t0."name", t0."n"'
-    acl = "(COALESCE(t0.\"_rperm\", '{*}'::text[]) && ARRAY['*'])"
-    scripts = {
-        "create": f"""\\set s random(0, 999)
+    return uri
+
+
+# pgbench with Basalt's own statements, as its PostgreSQL log shows them.
+CEILING_COLS = 't0."objectId", t0."createdAt", t0."updatedAt", t0."_rperm", t0."_wperm", t0."score", t0."category", t0."name", t0."n"'
+CEILING_ACL = "(COALESCE(t0.\"_rperm\", '{*}'::text[]) && ARRAY['*'])"
+CEILING_SCRIPTS = {
+    "create": f"""\\set s random(0, 999)
 INSERT INTO "{CLASS}" ("objectId", "createdAt", "updatedAt", "score", "category", "name", "n") VALUES (md5(random()::text), now(), now(), :s, 'c3', 'bench', 0);""",
-        "get": f"""\\set i random(0, {OBJECTS - 1})
-SELECT {cols} FROM "{CLASS}" t0 WHERE ((t0."objectId" = 'o' || lpad(:i::text, 9, '0'))) AND {acl} LIMIT 1;""",
-        "query": f"""\\set c random(0, 9)
+    "get": f"""\\set i random(0, {OBJECTS - 1})
+SELECT {CEILING_COLS} FROM "{CLASS}" t0 WHERE ((t0."objectId" = 'o' || lpad(:i::text, 9, '0'))) AND {CEILING_ACL} LIMIT 1;""",
+    "query": f"""\\set c random(0, 9)
 \\set s random(0, 900)
-SELECT {cols} FROM "{CLASS}" t0 WHERE ((t0."category" = 'c' || :c AND t0."score" >= :s)) AND {acl} ORDER BY t0."score" DESC NULLS FIRST LIMIT 20;""",
-        "update": f"""\\set i random(0, {OBJECTS - 1})
+SELECT {CEILING_COLS} FROM "{CLASS}" t0 WHERE ((t0."category" = 'c' || :c AND t0."score" >= :s)) AND {CEILING_ACL} ORDER BY t0."score" DESC NULLS FIRST LIMIT 20;""",
+    "update": f"""\\set i random(0, {OBJECTS - 1})
 UPDATE "{CLASS}" AS t0 SET "updatedAt" = now(), "n" = COALESCE(t0."n", 0) + 1 WHERE t0."objectId" = 'o' || lpad(:i::text, 9, '0') AND (COALESCE(t0."_wperm", '{{*}}'::text[]) && ARRAY['*']) RETURNING "objectId", "n";""",
-    }
-    out = {}
-    for mode, script in scripts.items():
-        pg_quiet()
-        with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
-            f.write(script + "\n")
+}
+
+
+def ceiling_run(uri, mode, seconds):
+    """pgbench running `mode`'s statement with 32 clients for `seconds`: statements/s."""
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+        f.write(CEILING_SCRIPTS[mode] + "\n")
+    try:
         res = subprocess.run(["taskset", "-c", "1", "pgbench", "-n", "-M", "prepared", "-c", str(CONCURRENCY), "-j", "1",
                               "-T", str(seconds), "-f", f.name, uri], capture_output=True, text=True, check=True).stdout
+    finally:
         os.unlink(f.name)
-        out[mode] = float(re.search(r"tps = ([\d.]+)", res).group(1))
-        print(f"  {mode:7} {out[mode]:>9.0f} statements/s", flush=True)
-    psql("postgres", "DROP DATABASE IF EXISTS basalt_ceiling WITH (FORCE)")
-    return out
+    return float(re.search(r"tps = ([\d.]+)", res).group(1))
 
 
 def startup(runs=20, cloud=None):
@@ -519,6 +579,9 @@ def main():
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--only", default="startup,basalt-pg,parse,pgbench,basalt-sqlite,live,cloud")
     ap.add_argument("--no-users", action="store_true", help="skip the logged-in (per-user ACL) workloads")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="run each workload this many times on every server (and pgbench), alternating their order; "
+                         "report the medians")
     ap.add_argument("--pg-core", type=int, default=None,
                     help="confine PostgreSQL's processes to this core for the run (the load generator's, 1), so the "
                          "server's core is its own; restored afterwards (needs the right to change their affinity)")
@@ -560,18 +623,19 @@ def run(args):
     # writes for minutes afterwards, on the same two cores.
     if "basalt-sqlite" in todo:
         print("basalt on SQLite", flush=True)
-        run_server("basalt-sqlite", start_basalt_sqlite, args.seconds, results, users)
-    if "basalt-pg" in todo:
-        print("basalt on PostgreSQL", flush=True)
-        pg_quiet()
-        run_server("basalt-pg", start_basalt_pg, args.seconds, results, users)
+        run_servers([("basalt-sqlite", start_basalt_sqlite)], args.seconds, results, users, rounds=args.rounds)
+    # Basalt and Parse Server on PostgreSQL, and pgbench's ceiling, workload by workload.
+    on_pg = [("basalt-pg", start_basalt_pg)] if "basalt-pg" in todo else []
     if "parse" in todo:
-        if not os.path.exists(ORACLE):
-            print(f"  Parse Server not benchmarked: {ORACLE} is missing", flush=True)
+        if os.path.exists(ORACLE):
+            on_pg.append(("parse", start_parse))
         else:
-            print("parse-server 9 on PostgreSQL", flush=True)
-            pg_quiet()
-            run_server("parse", start_parse, args.seconds, results, users)
+            print(f"  Parse Server not benchmarked: {ORACLE} is missing", flush=True)
+    if on_pg or "pgbench" in todo:
+        names = [n for n, _ in on_pg] + (["pgbench ceiling (Basalt's statements)"] if "pgbench" in todo else [])
+        print("on PostgreSQL: " + ", ".join(names), flush=True)
+        pg_quiet()
+        run_servers(on_pg, args.seconds, results, users, ceiling="pgbench" in todo, rounds=args.rounds)
     if "live" in todo:
         print("LiveQuery: basalt on PostgreSQL", flush=True)
         pg_quiet()
@@ -619,11 +683,6 @@ def run(args):
             print(f"basalt: an empty function costs {per_call:.0f} µs of the core more than GET /serverInfo"
                   f" ({b['fn-empty']['rps']:.0f} vs {b['plain']['rps']:.0f} req/s; p50 {b['fn-empty']['p50_ms']:.2f}"
                   f" vs {b['plain']['p50_ms']:.2f} ms)")
-    if "pgbench" in todo:
-        print("pgbench ceiling (Basalt's statements)", flush=True)
-        pg_quiet()
-        results["pgbench"] = pgbench_ceiling(args.seconds)
-
     if "basalt-pg" in results and "parse" in results:
         print("\nworkload   basalt-pg req/s  parse req/s   ratio   basalt p50/p99 ms   parse p50/p99 ms   pgbench   basalt/pgbench"
               "   cpu basalt/parse   per-core ratio")
