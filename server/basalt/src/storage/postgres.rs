@@ -258,6 +258,14 @@ pub fn each_row(rows: &[PgRow], cols: &[Col], each: &mut EachRow<'_>) -> Storage
 }
 
 fn decode(row: &PgRow, i: usize, col: Col) -> StorageResult<CellRef<'_>> {
+    match decode_binary(row, i, col)? {
+        Some(cell) => Ok(cell),
+        None => decode_checked(row, i, col),
+    }
+}
+
+/// Any column through sqlx's decoding, which checks the column's type against `col`'s.
+fn decode_checked(row: &PgRow, i: usize, col: Col) -> StorageResult<CellRef<'_>> {
     fn get<'r, T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>>(
         row: &'r PgRow,
         i: usize,
@@ -277,4 +285,151 @@ fn decode(row: &PgRow, i: usize, col: Col) -> StorageResult<CellRef<'_>> {
         Col::Json => get::<Value>(row, i)?.map_or(CellRef::Null, CellRef::Json),
         Col::Perms => get::<Vec<String>>(row, i)?.map_or(CellRef::Null, CellRef::Perms),
     })
+}
+
+/// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01 UTC).
+const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+
+/// The cell when the column has the binary type `col` stands for (text or varchar, bytea,
+/// float8, int8, bool, timestamptz), read straight from the row's bytes; `None` for any other
+/// type or format, which `decode` leaves to sqlx's checked decoding. That decoding (the type's
+/// compatibility tested per cell, a timestamp built through calendar dates) was 6% of the
+/// server's CPU for a 20-row find (47 → 44 µs a query, three alternating rounds on the bench).
+fn decode_binary(row: &PgRow, i: usize, col: Col) -> StorageResult<Option<CellRef<'_>>> {
+    use sqlx::ValueRef;
+    use sqlx::postgres::PgValueFormat;
+    let value = row
+        .try_get_raw(i)
+        .map_err(|e| StorageError::Database(e.to_string()))?;
+    if value.is_null() {
+        return Ok(Some(CellRef::Null));
+    }
+    if value.format() != PgValueFormat::Binary {
+        return Ok(None);
+    }
+    let Some(oid) = value.type_info().oid().map(|o| o.0) else {
+        return Ok(None);
+    };
+    let Ok(bytes) = value.as_bytes() else {
+        return Ok(None);
+    };
+    // Built-in type OIDs (PostgreSQL's pg_type.dat), the same in every version.
+    const BOOL: u32 = 16;
+    const BYTEA: u32 = 17;
+    const INT8: u32 = 20;
+    const TEXT: u32 = 25;
+    const FLOAT8: u32 = 701;
+    const VARCHAR: u32 = 1043;
+    const TIMESTAMPTZ: u32 = 1184;
+    let eight = || <[u8; 8]>::try_from(bytes).ok();
+    Ok(match (col, oid) {
+        (Col::Text, TEXT | VARCHAR) => match std::str::from_utf8(bytes) {
+            Ok(s) => Some(CellRef::Text(s)),
+            Err(_) => None,
+        },
+        (Col::Bytes, BYTEA) => Some(CellRef::Bytes(bytes)),
+        (Col::Float, FLOAT8) => eight().map(|b| CellRef::Float(f64::from_be_bytes(b))),
+        (Col::Int, INT8) => eight().map(|b| CellRef::Int(i64::from_be_bytes(b))),
+        (Col::Bool, BOOL) => match bytes {
+            [b] => Some(CellRef::Bool(*b != 0)),
+            _ => None,
+        },
+        (Col::Date, TIMESTAMPTZ) => eight()
+            .and_then(|b| i64::from_be_bytes(b).checked_add(PG_EPOCH_MICROS))
+            .and_then(chrono::DateTime::from_timestamp_micros)
+            .map(CellRef::Date),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Connection;
+
+    /// The binary fast path reads every value of its types as sqlx's checked decoding does, and
+    /// leaves other types (and values it cannot represent) to it.
+    #[tokio::test]
+    async fn binary_cells_match_checked_decoding() {
+        use std::io::Write;
+        let base = std::env::var("BASALT_TEST_PG")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+        let url = format!("{}/postgres", base.trim_end_matches('/'));
+        let mut conn = match sqlx::PgConnection::connect(&url).await {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "\n!! POSTGRESQL NOT RUN: binary cell decoding skipped, no PostgreSQL at {base} ({e})\n"
+                );
+                assert_ne!(
+                    std::env::var("CI").as_deref(),
+                    Ok("true"),
+                    "POSTGRESQL NOT RUN under CI=true"
+                );
+                return;
+            }
+        };
+        // (expression, column kind, whether the fast path reads it)
+        let cases: &[(&str, Col, bool)] = &[
+            ("'héllo ☃'::text", Col::Text, true),
+            ("''::text", Col::Text, true),
+            ("'v'::varchar(4)", Col::Text, true),
+            ("'n'::name", Col::Text, false),
+            ("'\\x00ff10'::bytea", Col::Bytes, true),
+            ("''::bytea", Col::Bytes, true),
+            ("1.5::float8", Col::Float, true),
+            ("'-0'::float8", Col::Float, true),
+            ("'Infinity'::float8", Col::Float, true),
+            ("1e300::float8", Col::Float, true),
+            ("5e-324::float8", Col::Float, true),
+            ("9223372036854775807::int8", Col::Int, true),
+            ("(-9223372036854775807 - 1)::int8", Col::Int, true),
+            ("true", Col::Bool, true),
+            ("false", Col::Bool, true),
+            ("'2000-01-01T00:00:00Z'::timestamptz", Col::Date, true),
+            ("'1970-01-01T00:00:00Z'::timestamptz", Col::Date, true),
+            (
+                "'1900-02-28T23:59:59.999999Z'::timestamptz",
+                Col::Date,
+                true,
+            ),
+            (
+                "'2026-11-25T01:02:03.004+05:30'::timestamptz",
+                Col::Date,
+                true,
+            ),
+            ("'0044-03-15T12:00:00Z'::timestamptz", Col::Date, true),
+            ("'{\"a\": [1]}'::jsonb", Col::Json, false),
+            ("ARRAY['*', 'role:x']::text[]", Col::Perms, false),
+            ("NULL::text", Col::Text, true),
+            ("NULL::timestamptz", Col::Date, true),
+            ("NULL::jsonb", Col::Json, true),
+        ];
+        let sql = format!(
+            "SELECT {}",
+            cases.iter().map(|c| c.0).collect::<Vec<_>>().join(", ")
+        );
+        // A prepared statement, as every read of the storage layer is: results in binary.
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&mut conn)
+            .await
+            .expect("select");
+        for (i, (expr, col, fast)) in cases.iter().enumerate() {
+            let checked = decode_checked(&row, i, *col).expect(expr);
+            let binary = decode_binary(&row, i, *col).expect(expr);
+            assert_eq!(binary.is_some(), *fast, "{expr}: read by the fast path");
+            if let Some(cell) = binary {
+                assert_eq!(cell, checked, "{expr}");
+            }
+            assert_eq!(decode(&row, i, *col).expect(expr), checked, "{expr}");
+        }
+        // A type the column kind does not stand for still fails as sqlx fails it.
+        let row = sqlx::query("SELECT 7::int4")
+            .fetch_one(&mut conn)
+            .await
+            .expect("select");
+        assert_eq!(decode_binary(&row, 0, Col::Int).expect("int4"), None);
+        assert!(decode(&row, 0, Col::Int).is_err());
+    }
 }
