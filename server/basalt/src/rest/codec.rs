@@ -596,7 +596,7 @@ mod tests {
                 })
                 .collect()
         };
-        let rows = [
+        let mut rows = vec![
             full.clone(),
             with_nulls(&[0, 1, 2, 6]),
             with_nulls(&[0, 4, 7]),
@@ -614,6 +614,27 @@ mod tests {
                 .map(|(i, c)| if i == 6 { Cell::Float(1e300) } else { c })
                 .collect(),
         ];
+        // Numbers at the edges of what is written as an integer, and what is not finite; text
+        // with nothing to escape; both booleans.
+        for (i, f) in [
+            -0.0,
+            -2.5,
+            9_007_199_254_740_991.0,
+            -9_007_199_254_740_991.0,
+            9_007_199_254_740_992.0,
+            f64::NAN,
+            f64::INFINITY,
+            5e-324,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut row = with_nulls(&[0, 5, 7]);
+            row[5] = Cell::Text(["plain é ☃ \u{7f}/", "", "a\u{1f}", "\u{2028}"][i % 4].into());
+            row[6] = Cell::Float(f);
+            row[7] = Cell::Bool(i % 2 == 0);
+            rows.push(row);
+        }
         for row in rows {
             let expected = serde_json::to_string(&p.object(row.clone(), true)).unwrap();
             assert_eq!(rendered(&p, row), expected);
