@@ -31,7 +31,7 @@ Parse's highest rate; and the memory of 10,000 idle connections, each with one s
 Then cloud code (issue 5), "cloud": both servers load bench/cloud/main.js; POST /functions/empty
 and /functions/hello, GET /serverInfo (a plain route that runs no script and reads no database:
 the difference is what invoking a function costs), and a create whose beforeSave sets a field,
-at concurrency 32.
+at concurrency 32; each workload on both servers back to back, as above.
 
 Each workload first runs WARMUP seconds unmeasured (see WARMUP). Every wrk run also reads the server's CPU time (its whole process group, from /proc): "cpu" is the
 share of its one core the server used, and "per core" divides requests/s by it.
@@ -43,7 +43,7 @@ backends next to the server that sent them a statement, and the two share core 0
     bench/run [--seconds 10] [--only basalt-pg,parse,basalt-sqlite,pgbench,startup,live,cloud] [--no-users] [--pg-core 1]
               [--rounds 1]
 """
-import argparse, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
+import argparse, contextlib, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
@@ -223,21 +223,33 @@ def wrk(server, mode, seconds, ids_file, cls=CLASS):
 PG_DATABASES = {"basalt-pg": "basalt_bench", "parse": "parse_bench"}
 
 
+@contextlib.contextmanager
+def started(starters, prefix):
+    """Starts each server of `starters` ([(name, start)]) in a directory of its own and yields
+    them as (name, server, directory); stops them all and removes the directories after."""
+    live = []
+    try:
+        for name, start in starters:
+            tmp = tempfile.mkdtemp(prefix=f"{prefix}-{name}-")
+            try:
+                live.append((name, start(tmp), tmp))
+            except Exception:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+        yield live
+    finally:
+        for _, server, tmp in live:
+            server.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def run_servers(starters, seconds, results, users=True, ceiling=False, rounds=1):
     """Runs each workload on every server of `starters` ([(name, start)]) back to back, and
     with `ceiling` pgbench's ceiling for it too, before the next workload: this machine's speed
     drifts by 15-40% within minutes, so figures to be divided are taken within the same minute.
     With `rounds` > 1 each workload's runs repeat, in reverse order every other round, and each
     figure of a result is the median of its rounds (the rounds' requests/s are kept)."""
-    live = []
-    try:
-        for name, start in starters:
-            tmp = tempfile.mkdtemp(prefix=f"bench-{name}-")
-            try:
-                live.append((name, start(tmp), tmp))
-            except Exception:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
+    with started(starters, "bench") as live:
         rows = {}
         for name, server, tmp in live:
             rows[name] = {"idle_rss_mb": round(rss_kb(server.proc.pid) / 1024, 1)}
@@ -293,10 +305,6 @@ def run_servers(starters, seconds, results, users=True, ceiling=False, rounds=1)
             results[name] = rows[name]
         if ceiling:
             psql("postgres", "DROP DATABASE IF EXISTS basalt_ceiling WITH (FORCE)")
-    finally:
-        for _, server, tmp in live:
-            server.stop()
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def median(xs):
@@ -381,25 +389,30 @@ WARMUP = 3
 CLOUD_MODES = ["plain", "fn-empty", "fn-hello", "cloud-create"]
 
 
-def run_cloud(name, start, seconds, results):
-    tmp = tempfile.mkdtemp(prefix=f"bench-cloud-{name}-")
-    server = start(tmp)
-    try:
-        http("POST", f"{server.base}/schemas/CloudBench", {"className": "CloudBench", "fields": {
-            "name": {"type": "String"}, "slug": {"type": "String"}}})
-        row = {"idle_rss_mb": round(rss_kb(server.proc.pid) / 1024, 1)}
-        check = http("POST", f"{server.base}/classes/CloudBench", {"name": " Check "})
-        got = http("GET", f"{server.base}/classes/CloudBench/{check['objectId']}")
-        assert got.get("slug") == "check", f"{name}: the beforeSave did not run: {got}"
+def run_cloud(starters, seconds, results, rounds=1):
+    """The cloud-code workloads on every server of `starters` ([(name, start)]), each workload
+    on each server back to back (and repeated as `run_servers` repeats them)."""
+    with started(starters, "bench-cloud") as live:
+        rows = {}
+        for name, server, _ in live:
+            http("POST", f"{server.base}/schemas/CloudBench", {"className": "CloudBench", "fields": {
+                "name": {"type": "String"}, "slug": {"type": "String"}}})
+            rows[name] = {"idle_rss_mb": round(rss_kb(server.proc.pid) / 1024, 1)}
+            check = http("POST", f"{server.base}/classes/CloudBench", {"name": " Check "})
+            got = http("GET", f"{server.base}/classes/CloudBench/{check['objectId']}")
+            assert got.get("slug") == "check", f"{name}: the beforeSave did not run: {got}"
         for mode in CLOUD_MODES:
-            wrk(server, mode, WARMUP, os.devnull, cls="CloudBench")
-            row[mode] = wrk(server, mode, seconds, os.devnull, cls="CloudBench")
-            report(mode, row[mode])
-        row["peak_rss_mb"] = round(rss_kb(server.proc.pid, "VmHWM") / 1024, 1)
-        results["cloud-" + name] = row
-    finally:
-        server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+            runs = {}
+            for r in range(rounds):
+                for name, server, _ in (live if r % 2 == 0 else live[::-1]):
+                    wrk(server, mode, WARMUP, os.devnull, cls="CloudBench")
+                    runs.setdefault(name, []).append(wrk(server, mode, seconds, os.devnull, cls="CloudBench"))
+            for name, got in runs.items():
+                rows[name][mode] = merged(got)
+                report(f"{name} {mode}", rows[name][mode])
+        for name, server, _ in live:
+            rows[name]["peak_rss_mb"] = round(rss_kb(server.proc.pid, "VmHWM") / 1024, 1)
+            results["cloud-" + name] = rows[name]
 
 
 LIVE_CLIENTS = 1000
@@ -659,19 +672,18 @@ def run(args):
             print(f"highest writes/s (p99<250ms) {b['best_rate'] or 0:>9} {p['best_rate'] or 0:>7} {ratio:>7.1f}x")
             print(f"idle KB per connection       {b['idle']['kb_per_connection']:>9} {p['idle']['kb_per_connection']:>7}")
     if "cloud" in todo:
-        print("cloud code: basalt on PostgreSQL", flush=True)
-        pg_quiet()
-
         def start_cloud_basalt(tmp):
             port = free_port()
             uri = fresh_pg_db("basalt_bench")
             return Server("basalt-pg", basalt_cmd(port, uri, tmp) + ["--cloud", CLOUD_CODE],
                           f"http://127.0.0.1:{port}/parse", cwd=tmp)
-        run_cloud("basalt-pg", start_cloud_basalt, args.seconds, results)
+        cloud = [("basalt-pg", start_cloud_basalt)]
         if os.path.exists(ORACLE):
-            print("cloud code: parse-server 9 on PostgreSQL", flush=True)
-            pg_quiet()
-            run_cloud("parse", lambda tmp: start_parse(tmp, cloud=CLOUD_CODE), args.seconds, results)
+            cloud.append(("parse", lambda tmp: start_parse(tmp, cloud=CLOUD_CODE)))
+        print("cloud code on PostgreSQL: " + ", ".join(n for n, _ in cloud), flush=True)
+        pg_quiet()
+        run_cloud(cloud, args.seconds, results, rounds=args.rounds)
+        if "cloud-parse" in results:
             b, p = results["cloud-basalt-pg"], results["cloud-parse"]
             print("\ncloud code    basalt-pg req/s  parse req/s   ratio   basalt p50/p99 ms   parse p50/p99 ms"
                   "   cpu basalt/parse   per-core ratio")
