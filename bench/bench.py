@@ -265,18 +265,15 @@ def run_servers(starters, seconds, results, users=True, ceiling=False, rounds=1)
 
         def measure(modes, ids, cls, with_ceiling):
             for mode, key in modes:
-                runs = {}
-                for r in range(rounds):
-                    order = [*live, None] if with_ceiling else list(live)
-                    for who in (order if r % 2 == 0 else order[::-1]):
-                        if who is None:
-                            pg_quiet()
-                            runs.setdefault("pgbench", []).append(ceiling_run(ceiling_uri, mode, seconds))
-                            continue
-                        name, server, tmp = who
-                        wrk(server, mode, WARMUP, os.path.join(tmp, ids), cls=cls)  # unmeasured: Parse Server's JIT warms up
-                        quiet(name)
-                        runs.setdefault(name, []).append(wrk(server, mode, seconds, os.path.join(tmp, ids), cls=cls))
+                def one(who):
+                    name, server, tmp = who
+                    if server is None:
+                        pg_quiet()
+                        return ceiling_run(ceiling_uri, mode, seconds)
+                    wrk(server, mode, WARMUP, os.path.join(tmp, ids), cls=cls)  # unmeasured: Parse Server's JIT warms up
+                    quiet(name)
+                    return wrk(server, mode, seconds, os.path.join(tmp, ids), cls=cls)
+                runs = alternating([*live, ("pgbench", None, None)] if with_ceiling else live, rounds, one)
                 for name, got in runs.items():
                     if name == "pgbench":
                         results["pgbench"][key] = median(got)
@@ -305,6 +302,16 @@ def run_servers(starters, seconds, results, users=True, ceiling=False, rounds=1)
             results[name] = rows[name]
         if ceiling:
             psql("postgres", "DROP DATABASE IF EXISTS basalt_ceiling WITH (FORCE)")
+
+
+def alternating(who, rounds, run):
+    """`run(w)` for each `w` of `who` ((name, ...) tuples), `rounds` times, in reverse order
+    every other round: the results by name, in round order."""
+    out = {}
+    for r in range(rounds):
+        for w in (who if r % 2 == 0 else who[::-1]):
+            out.setdefault(w[0], []).append(run(w))
+    return out
 
 
 def median(xs):
@@ -402,12 +409,10 @@ def run_cloud(starters, seconds, results, rounds=1):
             got = http("GET", f"{server.base}/classes/CloudBench/{check['objectId']}")
             assert got.get("slug") == "check", f"{name}: the beforeSave did not run: {got}"
         for mode in CLOUD_MODES:
-            runs = {}
-            for r in range(rounds):
-                for name, server, _ in (live if r % 2 == 0 else live[::-1]):
-                    wrk(server, mode, WARMUP, os.devnull, cls="CloudBench")
-                    runs.setdefault(name, []).append(wrk(server, mode, seconds, os.devnull, cls="CloudBench"))
-            for name, got in runs.items():
+            def one(who):
+                wrk(who[1], mode, WARMUP, os.devnull, cls="CloudBench")
+                return wrk(who[1], mode, seconds, os.devnull, cls="CloudBench")
+            for name, got in alternating(live, rounds, one).items():
                 rows[name][mode] = merged(got)
                 report(f"{name} {mode}", rows[name][mode])
         for name, server, _ in live:
