@@ -232,6 +232,9 @@ pub struct Projection {
     pub fields: Vec<(String, FieldType)>,
     /// Relation fields shown (as `{"__type":"Relation"}`), with their target class.
     pub relations: Vec<(String, String)>,
+    /// `"<name>":` of each of `fields` then each of `relations`, as [`Self::render`] writes
+    /// them: quoted once here rather than once a row.
+    keys: Vec<Box<[u8]>>,
 }
 
 pub const SYSTEM_COLUMNS: [(&str, Col); 5] = [
@@ -257,7 +260,7 @@ impl Projection {
             ) && keys.is_none_or(|k| k.iter().any(|k| k == name))
                 && !exclude.iter().any(|e| e == name)
         };
-        let fields = schema
+        let fields: Vec<(String, FieldType)> = schema
             .fields
             .iter()
             .filter(|(name, ty)| wanted(name) && ty.column().is_some())
@@ -271,11 +274,23 @@ impl Projection {
                 FieldType::Relation(target) => Some((n.clone(), target.clone())),
                 _ => None,
             })
+            .collect::<Vec<(String, String)>>();
+        let keys = fields
+            .iter()
+            .map(|(n, _)| n)
+            .chain(relations.iter().map(|(n, _)| n))
+            .map(|name| {
+                let mut k = Vec::with_capacity(name.len() + 3);
+                write_json(&mut k, name);
+                k.push(b':');
+                k.into_boxed_slice()
+            })
             .collect();
         Self {
             files_base: files_base.to_string(),
             fields,
             relations,
+            keys,
         }
     }
 
@@ -377,19 +392,19 @@ impl Projection {
     ) -> StorageResult<()> {
         let mut next = || cells.next().unwrap_or(Ok(CellRef::Null));
         let mut first = true;
-        let mut key = |out: &mut Vec<u8>, k: &str| {
+        // `quoted` is a key as JSON text with its colon: `"name":`.
+        let mut key = |out: &mut Vec<u8>, quoted: &[u8]| {
             out.push(if first { b'{' } else { b',' });
             first = false;
-            write_json(out, k);
-            out.push(b':');
+            out.extend_from_slice(quoted);
         };
         if let CellRef::Text(id) = next()? {
-            key(out, "objectId");
+            key(out, br#""objectId":"#);
             write_json(out, id);
         }
-        for name in ["createdAt", "updatedAt"] {
+        for quoted in [br#""createdAt":"#, br#""updatedAt":"#] {
             if let CellRef::Date(d) = next()? {
-                key(out, name);
+                key(out, quoted);
                 write_date(out, &d);
             }
         }
@@ -398,12 +413,13 @@ impl Projection {
             _ => None,
         };
         let (r, w) = (perms(next()?), perms(next()?));
-        for (name, ty) in &self.fields {
+        let mut keys = self.keys.iter();
+        for (ty, quoted) in self.fields.iter().map(|(_, t)| t).zip(&mut keys) {
             let cell = next()?;
             if matches!(cell, CellRef::Null) {
                 continue;
             }
-            key(out, name);
+            key(out, quoted);
             match (ty, cell) {
                 (FieldType::Pointer(target), CellRef::Text(id)) => {
                     out.extend_from_slice(br#"{"__type":"Pointer","className":"#);
@@ -413,6 +429,13 @@ impl Projection {
                     out.push(b'}');
                 }
                 (_, CellRef::Text(s)) => write_json(out, s),
+                // As `number` turns it into a `Value`, without the `Value`.
+                (_, CellRef::Float(f)) if f.fract() == 0.0 && f.abs() < MAX_SAFE_INTEGER => {
+                    write_json(out, &(f as i64))
+                }
+                (_, CellRef::Float(f)) => write_json(out, &f),
+                (_, CellRef::Int(i)) => write_json(out, &i),
+                (_, CellRef::Bool(b)) => out.extend_from_slice(if b { b"true" } else { b"false" }),
                 (_, CellRef::Date(d)) => {
                     out.extend_from_slice(br#"{"__type":"Date","iso":"#);
                     write_date(out, &d);
@@ -426,14 +449,14 @@ impl Projection {
                 (_, cell) => write_json(out, &decode(ty, cell.into_owned()).unwrap_or(Value::Null)),
             }
         }
-        for (name, target) in &self.relations {
-            key(out, name);
+        for ((_, target), quoted) in self.relations.iter().zip(keys) {
+            key(out, quoted);
             out.extend_from_slice(br#"{"__type":"Relation","className":"#);
             write_json(out, target);
             out.push(b'}');
         }
         if r.is_some() || w.is_some() {
-            key(out, "ACL");
+            key(out, br#""ACL":"#);
             render_acl(r.unwrap_or_default(), w.unwrap_or_default(), out);
         }
         if first {
