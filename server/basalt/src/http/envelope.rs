@@ -174,23 +174,27 @@ pub async fn prepare(State(state): State<AppState>, req: Request, next: Next) ->
     if !bytes.is_empty() {
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(mut map)) => {
-                if parts.method == Method::POST
-                    && let Some(m) = take_str(&mut map, "_method")
-                    && let Ok(m) = m.to_ascii_uppercase().parse::<Method>()
-                {
-                    parts.method = m;
+                // Only the SDKs' envelope has keys starting with `_`: without one, the ten
+                // lookups below would find nothing.
+                if map.keys().any(|k| k.starts_with('_')) {
+                    if parts.method == Method::POST
+                        && let Some(m) = take_str(&mut map, "_method")
+                        && let Ok(m) = m.to_ascii_uppercase().parse::<Method>()
+                    {
+                        parts.method = m;
+                    }
+                    let env = &mut data.envelope;
+                    env.application_id = take_str(&mut map, "_ApplicationId");
+                    env.javascript_key = take_str(&mut map, "_JavaScriptKey");
+                    env.rest_api_key = take_str(&mut map, "_RestAPIKey");
+                    env.client_key = take_str(&mut map, "_ClientKey");
+                    env.master_key = take_str(&mut map, "_MasterKey");
+                    env.session_token = take_str(&mut map, "_SessionToken");
+                    env.installation_id = take_str(&mut map, "_InstallationId");
+                    env.client_version = take_str(&mut map, "_ClientVersion");
+                    env.context = map.remove("_context");
+                    map.remove("_RevocableSession");
                 }
-                let env = &mut data.envelope;
-                env.application_id = take_str(&mut map, "_ApplicationId");
-                env.javascript_key = take_str(&mut map, "_JavaScriptKey");
-                env.rest_api_key = take_str(&mut map, "_RestAPIKey");
-                env.client_key = take_str(&mut map, "_ClientKey");
-                env.master_key = take_str(&mut map, "_MasterKey");
-                env.session_token = take_str(&mut map, "_SessionToken");
-                env.installation_id = take_str(&mut map, "_InstallationId");
-                env.client_version = take_str(&mut map, "_ClientVersion");
-                env.context = map.remove("_context");
-                map.remove("_RevocableSession");
                 if parts.method == Method::GET || parts.method == Method::DELETE {
                     // A read in the envelope: the body holds the query parameters.
                     data.params.extend(map);

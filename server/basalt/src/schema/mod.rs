@@ -113,11 +113,7 @@ impl Schemas {
         let Some(s) = self.get(class) else {
             return Ok(None);
         };
-        check_types(&s, fields)?;
-        Ok(fields
-            .iter()
-            .all(|(f, _)| s.fields.contains_key(f))
-            .then_some(s))
+        Ok(has_all(&s, fields)?.then_some(s))
     }
 
     /// Makes sure `class` exists with `fields` of these types, adding what is missing inside
@@ -131,14 +127,13 @@ impl Schemas {
         fields: &[(String, FieldType)],
         growth: Growth,
     ) -> ApiResult<Ensured> {
-        if let Some(s) = self.get(class) {
-            check_types(&s, fields)?;
-            if fields.iter().all(|(f, _)| s.fields.contains_key(f)) {
-                return Ok(Ensured {
-                    schema: s,
-                    changed: false,
-                });
-            }
+        if let Some(s) = self.get(class)
+            && has_all(&s, fields)?
+        {
+            return Ok(Ensured {
+                schema: s,
+                changed: false,
+            });
         }
         if !growth.create_class && self.get(class).is_none() {
             return Err(ApiError::forbidden("Permission denied"));
@@ -415,20 +410,29 @@ pub struct SchemaChange {
 }
 
 fn check_types(schema: &ClassSchema, fields: &[(String, FieldType)]) -> ApiResult<()> {
+    has_all(schema, fields).map(|_| ())
+}
+
+/// Whether `schema` has every one of `fields` already; 111 if one has another type. One
+/// lookup a field: this runs on every write.
+fn has_all(schema: &ClassSchema, fields: &[(String, FieldType)]) -> ApiResult<bool> {
+    let mut all = true;
     for (name, ty) in fields {
-        if let Some(existing) = schema.fields.get(name)
-            && existing != ty
-        {
-            return Err(ApiError::new(
-                Code::IncorrectType,
-                format!(
-                    "schema mismatch for {}.{name}; expected {existing} but got {ty}",
-                    schema.class_name
-                ),
-            ));
+        match schema.fields.get(name) {
+            Some(existing) if existing != ty => {
+                return Err(ApiError::new(
+                    Code::IncorrectType,
+                    format!(
+                        "schema mismatch for {}.{name}; expected {existing} but got {ty}",
+                        schema.class_name
+                    ),
+                ));
+            }
+            Some(_) => {}
+            None => all = false,
         }
     }
-    Ok(())
+    Ok(all)
 }
 
 /// Reads a class's stored schema, locking its row on PostgreSQL until the transaction ends.
