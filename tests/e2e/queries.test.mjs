@@ -204,6 +204,23 @@ test('$inQuery / $notInQuery on pointers', async () => {
   assert.deepEqual(empty, target === 'oracle' ? [4] : []);
 });
 
+test('$inQuery on an array matches its pointers, past elements of other kinds', async () => {
+  const { T, C } = await pointerFixture();
+  const [t1] = (await find(r, T, { where: { v: 1 } })).body.results.map((o) => o.objectId);
+  const [t2] = (await find(r, T, { where: { v: 2 } })).body.results.map((o) => o.objectId);
+  const M = uniqueClass('Q');
+  // Strings, numbers, objects, nested arrays, null and pointers in one array: SQLite once
+  // failed (500) on reading a string element as an object.
+  await seed(r, M, [
+    { n: 1, mixed: ['x', 7, { k: 1 }, [ptr(T, t1)], null, ptr(T, t2)] },
+    { n: 2, mixed: ['only', 'strings'] },
+    { n: 3, mixed: [ptr(T, t1), 'x'] },
+  ]);
+  assert.deepEqual(await ns(M, { mixed: { $inQuery: { className: T, where: { v: { $gt: 1 } } } } }), [1]);
+  assert.deepEqual(await ns(M, { mixed: { $inQuery: { className: T, where: {} } } }), [1, 3]);
+  assert.deepEqual(await ns(M, { mixed: { $notInQuery: { className: T, where: { v: { $gt: 1 } } } } }), [2, 3]);
+});
+
 test('$select / $dontSelect match a key against the values of a subquery', async () => {
   const { T, C } = await pointerFixture();
   const sub = { query: { className: T, where: { v: { $gt: 1 } } }, key: 'k' };

@@ -1299,10 +1299,12 @@ impl Compiler<'_> {
                             .column(alias, name)
                             .push(") e(v) WHERE e.v->>'objectId' IN (");
                     }
+                    // json_extract fails ("malformed JSON") on a string element, whose
+                    // `value` is bare text: only objects can be pointers.
                     Dialect::Sqlite => {
-                        sql.push("json_each(")
-                            .column(alias, name)
-                            .push(") e WHERE json_extract(e.value, '$.objectId') IN (");
+                        sql.push("json_each(").column(alias, name).push(
+                            ") e WHERE e.type = 'object' AND json_extract(e.value, '$.objectId') IN (",
+                        );
                     }
                 }
             }

@@ -92,6 +92,7 @@ case!(in_query_and_select, {
     "author": {"$inQuery": {"className": "_User", "where": {"name": "ann"}}},
     "title": {"$select": {"query": {"className": "_User", "where": {}}, "key": "name"}}
 });
+case!(in_query_on_an_array, {"tags": {"$inQuery": {"className": "_User", "where": {}}}});
 case!(related_to, {"$relatedTo": {"object": {"__type": "Pointer", "className": "Post", "objectId": "p1"}, "key": "likes"}});
 case!(near_with_max, {"loc": {"$nearSphere": {"__type": "GeoPoint", "latitude": 10, "longitude": 20}, "$maxDistanceInKilometers": 5}});
 case!(within_box, {"loc": {"$within": {"$box": [{"__type": "GeoPoint", "latitude": 0, "longitude": 0}, {"__type": "GeoPoint", "latitude": 1, "longitude": 1}]}}});
