@@ -161,6 +161,92 @@ pub fn default_fields() -> IndexMap<String, FieldType> {
     ])
 }
 
+/// Whether `field` is one of Parse's default columns of `class` (`defaultColumns` in Parse
+/// Server's SchemaController): the four every class has, and those a system class is born
+/// with. `/schemas` may not delete them (136, "cannot be changed").
+pub fn is_default_field(class: &str, field: &str) -> bool {
+    if matches!(field, "objectId" | "createdAt" | "updatedAt" | "ACL") {
+        return true;
+    }
+    let own: &[&str] = match class {
+        "_User" => &["username", "password", "email", "emailVerified", "authData"],
+        "_Installation" => &[
+            "installationId",
+            "deviceToken",
+            "channels",
+            "deviceType",
+            "pushType",
+            "GCMSenderId",
+            "timeZone",
+            "localeIdentifier",
+            "badge",
+            "appVersion",
+            "appName",
+            "appIdentifier",
+            "parseVersion",
+        ],
+        "_Role" => &["name", "users", "roles"],
+        "_Session" => &[
+            "user",
+            "installationId",
+            "sessionToken",
+            "expiresAt",
+            "createdWith",
+        ],
+        "_Product" => &[
+            "productIdentifier",
+            "download",
+            "downloadName",
+            "icon",
+            "order",
+            "title",
+            "subtitle",
+        ],
+        "_PushStatus" => &[
+            "pushTime",
+            "source",
+            "query",
+            "payload",
+            "title",
+            "expiry",
+            "expiration_interval",
+            "status",
+            "numSent",
+            "numFailed",
+            "pushHash",
+            "errorMessage",
+            "sentPerType",
+            "failedPerType",
+            "sentPerUTCOffset",
+            "failedPerUTCOffset",
+            "count",
+        ],
+        "_JobStatus" => &[
+            "jobName",
+            "source",
+            "status",
+            "message",
+            "params",
+            "finishedAt",
+        ],
+        "_JobSchedule" => &[
+            "jobName",
+            "description",
+            "params",
+            "startAfter",
+            "daysOfWeek",
+            "timeOfDay",
+            "lastRun",
+            "repeatMinutes",
+        ],
+        "_Hooks" => &["functionName", "className", "triggerName", "url"],
+        "_Audience" => &["name", "query", "lastUsed", "timesUsed"],
+        "_Idempotency" => &["reqId", "expire"],
+        _ => &[],
+    };
+    own.contains(&field)
+}
+
 /// A class as stored in `_SCHEMA`: its fields, class-level permissions and declared indexes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClassSchema {

@@ -1,7 +1,7 @@
 //! `/schemas` bodies: field definitions, class-level permissions and indexes, validated with
 //! Parse's messages, then applied through [`crate::schema::Schemas`].
 
-use basalt_query::schema::{default_fields, is_valid_field_name};
+use basalt_query::schema::{is_default_field, is_valid_field_name};
 use basalt_query::{ClassSchema, FieldType};
 use serde_json::{Map, Value, json};
 
@@ -25,8 +25,8 @@ const CLP_OPERATIONS: &[&str] = &[
     "ACL",
 ];
 
-fn parse_field(name: &str, def: &Value) -> ApiResult<FieldType> {
-    if default_fields().contains_key(name) {
+fn parse_field(class: &str, name: &str, def: &Value) -> ApiResult<FieldType> {
+    if is_default_field(class, name) {
         return Err(ApiError::with_code(
             136,
             format!("field {name} cannot be added"),
@@ -175,7 +175,9 @@ pub async fn create(state: &AppState, class: &ClassName, body: &Value) -> ApiRes
     }
     let mut schema = ClassSchema::new(class.as_str());
     for (name, def) in fields_of(body).into_iter().flatten() {
-        schema.fields.insert(name.clone(), parse_field(name, def)?);
+        schema
+            .fields
+            .insert(name.clone(), parse_field(class.as_str(), name, def)?);
         if let Some(o) = basalt_query::schema::FieldOptions::from_json(def) {
             schema.field_options.insert(name.clone(), o);
         }
@@ -206,16 +208,20 @@ pub async fn update(state: &AppState, class: &ClassName, body: &Value) -> ApiRes
             change.delete_fields.push(name.clone());
             continue;
         }
-        let ty = parse_field(name, def)?;
+        // A field the class has (a default one included) may be sent again with its type, as
+        // Parse allows; only a new field is checked as a new one.
         match existing.field(name) {
-            Some(t) if *t == ty => {}
-            Some(_) => {
-                return Err(ApiError::with_code(
-                    255,
-                    format!("Field {name} exists, cannot update."),
-                ));
+            Some(t) => {
+                if FieldType::from_json(def).ok().as_ref() != Some(t) {
+                    return Err(ApiError::with_code(
+                        255,
+                        format!("Field {name} exists, cannot update."),
+                    ));
+                }
             }
-            None => change.add_fields.push((name.clone(), ty)),
+            None => change
+                .add_fields
+                .push((name.clone(), parse_field(class.as_str(), name, def)?)),
         }
     }
     if let Some(idx) = body.get("indexes").and_then(Value::as_object) {

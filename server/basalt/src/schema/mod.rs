@@ -9,12 +9,39 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use basalt_query::schema::is_valid_class_name;
+use basalt_query::schema::{is_default_field, is_valid_class_name};
 use basalt_query::{Bind, ClassSchema, Dialect, FieldType, SchemaSource, Sql};
 use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult, Code};
 use crate::storage::{self, Cell, Col, Storage, Tx};
+
+/// The system classes whose tables the migrations create (with columns and indexes the
+/// server's own statements rely on: `_hashed_password`, `_token_hash`, the unique username),
+/// and the schema the migrations store for each. Deleting such a class's schema keeps its
+/// table; using the class again brings this schema back, as Parse re-creates a system class
+/// with its default fields. A test checks that both dialects' migrations store exactly these.
+const MIGRATED: [(&str, &str); 3] = [
+    (
+        "_User",
+        r#"{"className":"_User","fields":{"objectId":{"type":"String"},"createdAt":{"type":"Date"},"updatedAt":{"type":"Date"},"ACL":{"type":"ACL"},"username":{"type":"String"},"email":{"type":"String"},"emailVerified":{"type":"Boolean"},"authData":{"type":"Object"}},"classLevelPermissions":{"ACL":{"*":{"read":true,"write":true}},"find":{"*":true},"count":{"*":true},"get":{"*":true},"create":{"*":true},"update":{"*":true},"delete":{"*":true},"addField":{"*":true},"protectedFields":{"*":[]}}}"#,
+    ),
+    (
+        "_Role",
+        r#"{"className":"_Role","fields":{"objectId":{"type":"String"},"createdAt":{"type":"Date"},"updatedAt":{"type":"Date"},"ACL":{"type":"ACL"},"name":{"type":"String"},"users":{"type":"Relation","targetClass":"_User"},"roles":{"type":"Relation","targetClass":"_Role"}},"classLevelPermissions":{"ACL":{"*":{"read":true,"write":true}},"find":{"*":true},"count":{"*":true},"get":{"*":true},"create":{"*":true},"update":{"*":true},"delete":{"*":true},"addField":{"*":true},"protectedFields":{"*":[]}}}"#,
+    ),
+    (
+        "_Session",
+        r#"{"className":"_Session","fields":{"objectId":{"type":"String"},"createdAt":{"type":"Date"},"updatedAt":{"type":"Date"},"ACL":{"type":"ACL"},"user":{"type":"Pointer","targetClass":"_User"},"installationId":{"type":"String"},"expiresAt":{"type":"Date"},"createdWith":{"type":"Object"}},"classLevelPermissions":{"ACL":{"*":{"read":true,"write":true}},"find":{"*":true},"count":{"*":true},"get":{"*":true},"create":{"*":true},"update":{"*":true},"delete":{"*":true},"addField":{"*":true},"protectedFields":{"*":[]}}}"#,
+    ),
+];
+
+/// The schema a migrated system class starts from (see [`MIGRATED`]).
+fn migrated(class: &str) -> Option<ClassSchema> {
+    let (_, json) = MIGRATED.iter().find(|(c, _)| *c == class)?;
+    let v: Value = serde_json::from_str(json).ok()?;
+    ClassSchema::from_json(&v).ok()
+}
 
 pub struct Schemas {
     cache: RwLock<HashMap<String, Arc<ClassSchema>>>,
@@ -135,7 +162,10 @@ impl Schemas {
                 changed: false,
             });
         }
-        if !growth.create_class && self.get(class).is_none() {
+        // A migrated system class is not created by the write, only given its schema back
+        // (Parse lets any client bring its system classes into being).
+        let kept = migrated(class);
+        if !growth.create_class && kept.is_none() && self.get(class).is_none() {
             return Err(ApiError::forbidden("Permission denied"));
         }
         if !is_valid_class_name(class) {
@@ -154,11 +184,17 @@ impl Schemas {
         let mut schema = match read_locked(tx, class).await? {
             Some(s) if !created => s,
             _ => {
-                if !growth.create_class {
-                    return Err(ApiError::forbidden("Permission denied"));
+                match kept {
+                    // Its schema was deleted; its table never goes.
+                    Some(s) => s,
+                    None if !growth.create_class => {
+                        return Err(ApiError::forbidden("Permission denied"));
+                    }
+                    None => {
+                        create_tables(tx, class).await?;
+                        ClassSchema::new(class)
+                    }
                 }
-                create_tables(tx, class).await?;
-                ClassSchema::new(class)
             }
         };
         check_types(&schema, fields)?;
@@ -212,12 +248,31 @@ impl Schemas {
                 format!("Class {} already exists.", schema.class_name),
             ));
         }
-        create_tables(&mut tx, &schema.class_name).await?;
-        for (name, ty) in &schema.fields {
-            if !basalt_query::schema::default_fields().contains_key(name) {
-                add_field(&mut tx, &schema.class_name, name, ty).await?;
+        // A migrated system class whose schema was deleted comes back with its defaults, on
+        // the table it kept; the request's fields are added to them.
+        let schema = match migrated(&schema.class_name) {
+            Some(mut base) => {
+                for (name, ty) in &schema.fields {
+                    if !base.fields.contains_key(name) {
+                        add_field(&mut tx, &schema.class_name, name, ty).await?;
+                        base.fields.insert(name.clone(), ty.clone());
+                    }
+                }
+                base.field_options = schema.field_options;
+                base.class_level_permissions = schema.class_level_permissions;
+                base.indexes = schema.indexes;
+                base
             }
-        }
+            None => {
+                create_tables(&mut tx, &schema.class_name).await?;
+                for (name, ty) in &schema.fields {
+                    if !basalt_query::schema::default_fields().contains_key(name) {
+                        add_field(&mut tx, &schema.class_name, name, ty).await?;
+                    }
+                }
+                schema
+            }
+        };
         for (name, spec) in &schema.indexes {
             create_index(&mut tx, &schema, name, spec).await?;
         }
@@ -241,36 +296,28 @@ impl Schemas {
                 format!("Class {class} does not exist."),
             )
         })?;
+        // As Parse: every deleted field must exist (a default one always does in Parse's
+        // schema), then none may be a default field; only then does anything change.
         for name in &change.delete_fields {
-            let Some(ty) = schema.fields.get(name).cloned() else {
+            if !schema.fields.contains_key(name) && !is_default_field(class, name) {
                 return Err(ApiError::with_code(
                     255,
                     format!("Field {name} does not exist, cannot delete."),
                 ));
-            };
-            match ty {
-                FieldType::Relation(_) => {
-                    tx.ddl(&storage::drop_table(&storage::join_table(class, name)))
-                        .await?
-                }
-                _ if ty.column().is_some() => {
-                    // SQLite cannot drop an indexed column (PostgreSQL drops the indexes with
-                    // it). Parse goes on listing such indexes, and so does Basalt.
-                    if tx.dialect() == Dialect::Sqlite {
-                        for (index, spec) in &schema.indexes {
-                            if spec.get(name).is_some() {
-                                tx.ddl(&storage::drop_index(class, index)).await?;
-                            }
-                        }
-                        // Its ACL keys' triggers name the column too.
-                        tx.drop_acl_keys(class, name).await?;
-                    }
-                    let stmt = storage::drop_column(tx.dialect(), class, name);
-                    tx.ddl(&stmt).await?
-                }
-                _ => {}
             }
-            schema.fields.shift_remove(name);
+        }
+        if let Some(name) = change
+            .delete_fields
+            .iter()
+            .find(|name| is_default_field(class, name))
+        {
+            return Err(ApiError::with_code(
+                136,
+                format!("field {name} cannot be changed"),
+            ));
+        }
+        for name in &change.delete_fields {
+            drop_field(&mut tx, &mut schema, name).await?;
         }
         for (name, ty) in &change.add_fields {
             if schema.fields.contains_key(name) {
@@ -283,15 +330,12 @@ impl Schemas {
             schema.fields.insert(name.clone(), ty.clone());
         }
         for name in &change.delete_indexes {
-            let Some(spec) = schema.indexes.shift_remove(name) else {
+            if !drop_index_decl(&mut tx, &mut schema, name).await? {
                 return Err(ApiError::with_code(
                     255,
                     format!("Index \"{name}\" does not exist, cannot delete."),
                 ));
-            };
-            let unkeyed = first_field(&spec)
-                .filter(|f| !schema.indexes.values().any(|s| first_field(s) == Some(f)));
-            tx.drop_declared_index(class, name, unkeyed).await?;
+            }
         }
         if !change.add_indexes.is_empty() && !schema.indexes.contains_key("_id_") {
             // Parse lists the primary-key index as `_id_` once indexes are edited; so do we.
@@ -375,15 +419,34 @@ impl Schemas {
                 format!("Class {class} is not empty, contains {n} objects, cannot drop schema."),
             ));
         }
-        for (name, ty) in &schema.fields {
-            if matches!(ty, FieldType::Relation(_)) {
-                tx.ddl(&storage::drop_table(&storage::join_table(class, name)))
-                    .await?;
-            } else {
-                tx.drop_acl_keys(class, name).await?;
+        if let Some(base) = migrated(class) {
+            // The server's own statements use this table: it stays, without what the app
+            // added to it (the class is empty, so no data goes).
+            let mut schema = schema;
+            let indexes: Vec<String> = schema.indexes.keys().cloned().collect();
+            for name in indexes {
+                drop_index_decl(&mut tx, &mut schema, &name).await?;
             }
+            let added: Vec<String> = schema
+                .fields
+                .keys()
+                .filter(|f| !base.fields.contains_key(*f))
+                .cloned()
+                .collect();
+            for name in added {
+                drop_field(&mut tx, &mut schema, &name).await?;
+            }
+        } else {
+            for (name, ty) in &schema.fields {
+                if matches!(ty, FieldType::Relation(_)) {
+                    tx.ddl(&storage::drop_table(&storage::join_table(class, name)))
+                        .await?;
+                } else {
+                    tx.drop_acl_keys(class, name).await?;
+                }
+            }
+            tx.ddl(&storage::drop_table(class)).await?;
         }
-        tx.ddl(&storage::drop_table(class)).await?;
         let mut del = Sql::new(tx.dialect());
         del.push("DELETE FROM \"_SCHEMA\" WHERE \"className\" = ");
         del.bind(Bind::Text(class.to_string()));
@@ -397,6 +460,51 @@ impl Schemas {
 /// The first field of a declared index's spec (`{field: 1, …}`).
 fn first_field(spec: &Value) -> Option<&str> {
     spec.as_object()?.keys().next().map(String::as_str)
+}
+
+/// Drops `name`'s column (or join table) and removes it from `schema`.
+async fn drop_field(tx: &mut Tx, schema: &mut ClassSchema, name: &str) -> ApiResult<()> {
+    let class = schema.class_name.clone();
+    let Some(ty) = schema.fields.get(name).cloned() else {
+        return Ok(());
+    };
+    match ty {
+        FieldType::Relation(_) => {
+            tx.ddl(&storage::drop_table(&storage::join_table(&class, name)))
+                .await?
+        }
+        _ if ty.column().is_some() => {
+            // SQLite cannot drop an indexed column (PostgreSQL drops the indexes with it).
+            // Parse goes on listing such indexes, and so does Basalt.
+            if tx.dialect() == Dialect::Sqlite {
+                for (index, spec) in &schema.indexes {
+                    if spec.get(name).is_some() {
+                        tx.ddl(&storage::drop_index(&class, index)).await?;
+                    }
+                }
+                // Its ACL keys' triggers name the column too.
+                tx.drop_acl_keys(&class, name).await?;
+            }
+            let stmt = storage::drop_column(tx.dialect(), &class, name);
+            tx.ddl(&stmt).await?
+        }
+        _ => {}
+    }
+    schema.fields.shift_remove(name);
+    Ok(())
+}
+
+/// Drops the declared index `name` (and the ACL keys of its first field, if no other index
+/// starts with it); false if `schema` declares no such index.
+async fn drop_index_decl(tx: &mut Tx, schema: &mut ClassSchema, name: &str) -> ApiResult<bool> {
+    let Some(spec) = schema.indexes.shift_remove(name) else {
+        return Ok(false);
+    };
+    let unkeyed =
+        first_field(&spec).filter(|f| !schema.indexes.values().any(|s| first_field(s) == Some(f)));
+    tx.drop_declared_index(&schema.class_name, name, unkeyed)
+        .await?;
+    Ok(true)
 }
 
 /// Field, index and CLP edits for [`Schemas::update`].
@@ -529,4 +637,37 @@ async fn create_index(
     tx.create_declared_index(&schema.class_name, name, &fields)
         .await
         .map_err(ApiError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [`MIGRATED`] must be what the migrations store, on both databases: a class brought
+    /// back after its schema was deleted then has the schema it was born with.
+    #[test]
+    fn migrated_schemas_are_the_migrations_own() {
+        for sql in [
+            include_str!("../../../../migrations/sqlite/0003_users.sql"),
+            include_str!("../../../../migrations/postgres/0003_users.sql"),
+        ] {
+            for (class, json) in MIGRATED {
+                assert!(
+                    sql.contains(&format!("('{class}', '{json}')")),
+                    "the migration stores another schema for {class}"
+                );
+                let s = migrated(class).expect("a valid schema");
+                assert_eq!(s.class_name, class);
+                for f in s.fields.keys() {
+                    assert!(
+                        is_default_field(class, f),
+                        "{class}.{f} is not a default field"
+                    );
+                }
+            }
+            assert_eq!(sql.matches("INSERT INTO \"_SCHEMA\"").count(), 1);
+            assert_eq!(sql.matches("('_").count(), MIGRATED.len());
+        }
+        assert!(migrated("Post").is_none());
+    }
 }
