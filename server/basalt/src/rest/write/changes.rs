@@ -23,6 +23,10 @@ pub(super) enum Op {
     Acl(Vec<String>, Vec<String>),
     /// `"field.a.b": v` — set (or with `Delete`, remove) a key inside an Object field.
     SetPath(Vec<String>, Option<Value>),
+    /// `"field.key": {"__op": "Increment", "amount": n}` — add to a number one level inside
+    /// an Object field. Parse on PostgreSQL does this one level deep only; deeper, the
+    /// operation is stored as given (a [`Op::SetPath`]), as there.
+    IncrementPath(String, f64),
 }
 
 /// A parsed request body: the changes, and the field types they imply.
@@ -99,10 +103,18 @@ pub(super) fn parse_changes(class: &ClassName, body: &Value) -> ApiResult<Change
                         format!("Invalid field name: {k}."),
                     ));
                 }
-                let delete = value.get("__op").and_then(Value::as_str) == Some("Delete");
+                let op = value.get("__op").and_then(Value::as_str);
                 if !types.iter().any(|(f, _)| *f == field) {
                     types.push((field.clone(), FieldType::Object));
                 }
+                if let ([key], Some("Increment")) = (path.as_slice(), op) {
+                    let amount = value.get("amount").and_then(Value::as_f64).ok_or_else(|| {
+                        ApiError::new(Code::InvalidJson, "incrementing must provide a number")
+                    })?;
+                    ops.push((field, Op::IncrementPath(key.clone(), amount)));
+                    continue;
+                }
+                let delete = op == Some("Delete");
                 ops.push((field, Op::SetPath(path, (!delete).then(|| value.clone()))));
                 continue;
             }
@@ -263,6 +275,32 @@ pub(super) fn apply_path(current: Option<Value>, path: &[String], value: Option<
         node = child;
     }
     root
+}
+
+/// `object` (an Object field's value, or nothing yet) with `key` increased by `amount`, and
+/// the key's new value; 111 if the key holds something other than a number.
+pub(super) fn increment_key(
+    object: Option<Value>,
+    field: &str,
+    key: &str,
+    amount: f64,
+) -> ApiResult<(Value, Value)> {
+    let mut map = match object {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    let now = match map.get(key) {
+        None | Some(Value::Null) => 0.0,
+        Some(v) => v.as_f64().ok_or_else(|| {
+            ApiError::new(
+                Code::IncorrectType,
+                format!("Cannot increment {field}.{key}: it is not a number."),
+            )
+        })?,
+    };
+    let next = crate::rest::codec::number(now + amount);
+    map.insert(key.to_string(), next.clone());
+    Ok((Value::Object(map), next))
 }
 
 pub(super) fn apply_array(current: Option<Vec<Value>>, op: &Op) -> Vec<Value> {

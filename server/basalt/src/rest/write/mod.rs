@@ -14,7 +14,7 @@ use basalt_query::{Bind, ClassSchema, Compiler, Dialect, FieldType, Sql};
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::{Map, Value, json};
 
-use changes::{Op, apply_array, apply_path, parse_changes};
+use changes::{Op, apply_array, apply_path, increment_key, parse_changes};
 
 use super::codec::{self, Projection, encode, number};
 use crate::auth::Auth;
@@ -34,6 +34,18 @@ fn growth(state: &AppState, auth: &Auth, schema: Option<&ClassSchema>) -> Growth
     Growth {
         create_class: auth.is_master() || state.config.allow_client_class_creation,
         add_field: schema.is_none_or(|s| clp::allows(s, clp::Op::AddField, auth)),
+    }
+}
+
+/// Puts a nested increment's result in the answer as Parse does: `{"field": {"key": n}}`,
+/// with only the incremented keys.
+fn echo_key(echo: &mut Map<String, Value>, field: &str, key: &str, value: Value) {
+    let entry = echo.entry(field.to_string()).or_insert_with(|| json!({}));
+    if !entry.is_object() {
+        *entry = json!({});
+    }
+    if let Value::Object(m) = entry {
+        m.insert(key.to_string(), value);
     }
 }
 
@@ -193,13 +205,44 @@ pub async fn insert(
     ];
     let mut echo = Map::new();
     let mut relations: Vec<(String, Vec<String>)> = Vec::new();
+    // Object fields some `"field.key"` changes: built here from the field's own value in the
+    // body, if any (whatever the order of the keys), with the keys applied to it, as Parse.
     let mut nested: Vec<(String, Value)> = Vec::new();
+    let pathed = |field: &String| {
+        changes
+            .ops
+            .iter()
+            .any(|(f, op)| f == field && matches!(op, Op::SetPath(..) | Op::IncrementPath(..)))
+    };
+    let nested_base = |field: &String| {
+        changes.ops.iter().find_map(|(f, op)| match op {
+            Op::Set(v) if f == field => Some(v.clone()),
+            _ => None,
+        })
+    };
     for (field, op) in &changes.ops {
         match op {
             Op::SetPath(path, v) => match nested.iter_mut().find(|(f, _)| f == field) {
                 Some((_, obj)) => *obj = apply_path(Some(obj.clone()), path, v.as_ref()),
-                None => nested.push((field.clone(), apply_path(None, path, v.as_ref()))),
+                None => nested.push((
+                    field.clone(),
+                    apply_path(nested_base(field), path, v.as_ref()),
+                )),
             },
+            Op::IncrementPath(key, n) => {
+                let at = match nested.iter().position(|(f, _)| f == field) {
+                    Some(i) => i,
+                    None => {
+                        let base = nested_base(field).filter(Value::is_object);
+                        nested.push((field.clone(), base.unwrap_or_else(|| json!({}))));
+                        nested.len() - 1
+                    }
+                };
+                let (obj, next) = increment_key(Some(nested[at].1.take()), field, key, *n)?;
+                nested[at].1 = obj;
+                echo_key(&mut echo, field, key, next);
+            }
+            Op::Set(_) if pathed(field) => {}
             Op::Acl(r, w) => {
                 cols.push(("_rperm".into(), Some(Bind::TextArray(r.clone()))));
                 cols.push(("_wperm".into(), Some(Bind::TextArray(w.clone()))));
@@ -490,9 +533,20 @@ pub async fn modify(
         .filter(|(_, op)| {
             matches!(
                 op,
-                Op::Add(_) | Op::AddUnique(_) | Op::Remove(_) | Op::SetPath(..)
+                Op::Add(_)
+                    | Op::AddUnique(_)
+                    | Op::Remove(_)
+                    | Op::SetPath(..)
+                    | Op::IncrementPath(..)
             )
         })
+        .map(|(f, _)| f)
+        .collect();
+    // Fields some `"field.key"` changes (read above, under the lock).
+    let pathed: Vec<&String> = changes
+        .ops
+        .iter()
+        .filter(|(_, op)| matches!(op, Op::SetPath(..) | Op::IncrementPath(..)))
         .map(|(f, _)| f)
         .collect();
     let mut current: Map<String, Value> = Map::new();
@@ -526,6 +580,21 @@ pub async fn modify(
             if let Cell::Json(v) = cell {
                 current.insert((*f).clone(), v);
             }
+        }
+    }
+    // The field's own value in the body, when keys inside it change too, is merged into the
+    // stored object first (its keys replace the stored ones), then the keys are applied: what
+    // Parse on PostgreSQL stores.
+    for (field, op) in &changes.ops {
+        if let Op::Set(Value::Object(set)) = op
+            && pathed.contains(&field)
+        {
+            let mut merged = match current.remove(field) {
+                Some(Value::Object(m)) => m,
+                _ => Map::new(),
+            };
+            merged.extend(set.clone());
+            current.insert(field.clone(), Value::Object(merged));
         }
     }
 
@@ -564,6 +633,7 @@ pub async fn modify(
                 sql.push(", \"_wperm\" = ");
                 sql.bind(Bind::TextArray(w.clone()));
             }
+            Op::Set(_) if pathed.contains(&field) => {}
             Op::Set(v) => {
                 let ty = field_type(&schema, field)?;
                 sql.push(", ").ident(field).push(" = ");
@@ -603,7 +673,17 @@ pub async fn modify(
             Op::SetPath(path, v) => {
                 let next = apply_path(current.get(field).cloned(), path, v.as_ref());
                 current.insert(field.clone(), next);
-                nested_fields.push(field);
+                if !nested_fields.contains(&field) {
+                    nested_fields.push(field);
+                }
+            }
+            Op::IncrementPath(key, n) => {
+                let (obj, next) = increment_key(current.remove(field), field, key, *n)?;
+                current.insert(field.clone(), obj);
+                echo_key(&mut echo, field, key, next);
+                if !nested_fields.contains(&field) {
+                    nested_fields.push(field);
+                }
             }
             Op::AddRelation(_) | Op::RemoveRelation(_) => relation_ops.push((field, op)),
         }
@@ -612,7 +692,6 @@ pub async fn modify(
         sql.push(", ").ident(&col).push(" = ");
         sql.bind(bind);
     }
-    nested_fields.dedup();
     for field in nested_fields {
         let ty = field_type(&schema, field)?;
         if let Some(b) = encode(field, ty, &current[field.as_str()])? {
