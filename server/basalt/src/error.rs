@@ -64,6 +64,10 @@ pub enum Kind {
     MasterRequired,
     /// 400 `{"error":"…"}`: a body that is not JSON (Parse's body parser answers without a code).
     BadBody,
+    /// A statement named a table or column another request had just dropped: the caller may
+    /// read the schema again and retry ([`ApiError::is_stale`]). Answered as an internal error
+    /// when it is not retried.
+    Stale,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -121,6 +125,11 @@ impl ApiError {
         }
     }
     /// An unexpected failure: logged here with its cause, sent as Parse's code 1 without it.
+    /// See [`Kind::Stale`].
+    pub fn is_stale(&self) -> bool {
+        self.kind == Kind::Stale
+    }
+
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");
         Self::new(Code::InternalServerError, "Internal server error.")
@@ -131,6 +140,7 @@ impl ApiError {
             Kind::Unauthorized | Kind::MasterRequired => StatusCode::FORBIDDEN,
             Kind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Kind::BadBody => StatusCode::BAD_REQUEST,
+            Kind::Stale => StatusCode::INTERNAL_SERVER_ERROR,
             Kind::Parse => match self.code {
                 101 => StatusCode::NOT_FOUND,
                 1 => StatusCode::INTERNAL_SERVER_ERROR,
@@ -151,6 +161,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if self.kind == Kind::Stale {
+            tracing::error!(
+                "a statement met a table or column dropped meanwhile, and its retries did too"
+            );
+        }
         (self.status(), axum::Json(self.body())).into_response()
     }
 }
@@ -173,6 +188,15 @@ impl From<crate::storage::StorageError> for ApiError {
             S::Invalid(message) => Self::new(Code::InvalidQuery, message),
             S::Database(cause) => Self::internal(cause),
             S::Refused(message) => Self::new(Code::OperationForbidden, message),
+            // Logged only if it reaches the client: it is usually retried.
+            S::Stale(cause) => {
+                tracing::debug!(%cause, "statement met a changed schema");
+                Self {
+                    code: Code::InternalServerError as i32,
+                    message: "Internal server error.".into(),
+                    kind: Kind::Stale,
+                }
+            }
         }
     }
 }

@@ -17,6 +17,24 @@ pub async fn aggregate(
     class: &ClassName,
     params: &Map<String, Value>,
 ) -> ApiResult<Value> {
+    let mut retries = 0;
+    loop {
+        match aggregate_once(state, class, params).await {
+            // As `find`: a field or class deleted meanwhile; read the schema again, ask again.
+            Err(e) if e.is_stale() && retries < crate::schema::STALE_RETRIES => {
+                retries += 1;
+                state.schemas.reload(&state.storage).await?;
+            }
+            r => return r,
+        }
+    }
+}
+
+async fn aggregate_once(
+    state: &AppState,
+    class: &ClassName,
+    params: &Map<String, Value>,
+) -> ApiResult<Value> {
     let Some(schema) = state.schemas.get(class.as_str()) else {
         return Ok(json!({ "results": [] }));
     };

@@ -158,12 +158,21 @@ pub async fn batch(state: &AppState, auth: &Auth, body: &Value) -> ApiResult<Val
         .unwrap_or(false);
     let mut out = Vec::with_capacity(subs.len());
     if transaction {
-        let mut wtx = WriteTx::whole(state).await?;
-        for sub in &subs {
-            // Dropping the transaction on error rolls every sub-request back.
-            out.push(outcome(Ok(run(state, auth, &mut wtx, sub).await?)));
+        let mut retries = 0;
+        loop {
+            match whole(state, auth, &subs).await {
+                // A table or column the batch used was dropped meanwhile; it was rolled back.
+                // With the schema read again, the whole batch runs again (hooks included).
+                Err(e) if e.is_stale() && retries < crate::schema::STALE_RETRIES => {
+                    retries += 1;
+                    state.schemas.reload(&state.storage).await?;
+                }
+                r => {
+                    out = r?;
+                    break;
+                }
+            }
         }
-        wtx.commit(state).await?;
     } else {
         for sub in &subs {
             let r = async {
@@ -177,4 +186,16 @@ pub async fn batch(state: &AppState, auth: &Auth, body: &Value) -> ApiResult<Val
         }
     }
     Ok(Value::Array(out))
+}
+
+/// A `transaction: true` batch: every sub-request in one transaction, all or nothing.
+async fn whole(state: &AppState, auth: &Auth, subs: &[SubRequest]) -> ApiResult<Vec<Value>> {
+    let mut out = Vec::with_capacity(subs.len());
+    let mut wtx = WriteTx::whole(state).await?;
+    for sub in subs {
+        // Dropping the transaction on error rolls every sub-request back.
+        out.push(outcome(Ok(run(state, auth, &mut wtx, sub).await?)));
+    }
+    wtx.commit(state).await?;
+    Ok(out)
 }

@@ -43,9 +43,16 @@ fn migrated(class: &str) -> Option<ClassSchema> {
     ClassSchema::from_json(&v).ok()
 }
 
+/// How many times a request whose statement met a dropped table or column
+/// ([`crate::error::ApiError::is_stale`]) reads the schema again and retries.
+pub const STALE_RETRIES: u32 = 5;
+
 pub struct Schemas {
     cache: RwLock<HashMap<String, Arc<ClassSchema>>>,
     change: tokio::sync::Mutex<()>,
+    /// Counts the cache's changes, so that a reload does not put back what it read before
+    /// a change published while it read.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl SchemaSource for Schemas {
@@ -59,6 +66,10 @@ impl SchemaSource for Schemas {
 pub struct Ensured {
     pub schema: Arc<ClassSchema>,
     pub changed: bool,
+    /// Whether the write created the class.
+    created: bool,
+    /// The fields the write added.
+    added: Vec<(String, FieldType)>,
 }
 
 /// What a caller may do to the schema while writing.
@@ -73,25 +84,41 @@ impl Schemas {
         let s = Self {
             cache: RwLock::new(HashMap::new()),
             change: tokio::sync::Mutex::new(()),
+            generation: std::sync::atomic::AtomicU64::new(0),
         };
         s.reload(storage).await.map_err(|e| e.message)?;
         Ok(s)
     }
 
-    /// Re-reads every class from `_SCHEMA`.
+    /// Re-reads every class from `_SCHEMA`. If this node published a change meanwhile, what
+    /// was read may predate it: read again (a few times at most, then keep the last read).
     pub async fn reload(&self, storage: &Storage) -> ApiResult<()> {
-        let mut sql = Sql::new(storage.dialect());
-        sql.push("SELECT \"schema\" FROM \"_SCHEMA\"");
-        let rows = storage.fetch(&sql, &[Col::Json]).await?;
-        let mut map = HashMap::new();
-        for row in rows {
-            if let Some(Cell::Json(v)) = row.into_iter().next() {
-                let s = ClassSchema::from_json(&v)?;
-                map.insert(s.class_name.clone(), Arc::new(s));
+        use std::sync::atomic::Ordering;
+        for attempt in 0..4 {
+            let seen = self.generation.load(Ordering::SeqCst);
+            let mut sql = Sql::new(storage.dialect());
+            sql.push("SELECT \"schema\" FROM \"_SCHEMA\"");
+            let rows = storage.fetch(&sql, &[Col::Json]).await?;
+            let mut map = HashMap::new();
+            for row in rows {
+                if let Some(Cell::Json(v)) = row.into_iter().next() {
+                    let s = ClassSchema::from_json(&v)?;
+                    map.insert(s.class_name.clone(), Arc::new(s));
+                }
+            }
+            let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+            if self.generation.load(Ordering::SeqCst) == seen || attempt == 3 {
+                *cache = map;
+                self.generation.fetch_add(1, Ordering::SeqCst);
+                break;
             }
         }
-        *self.cache.write().unwrap_or_else(|e| e.into_inner()) = map;
         Ok(())
+    }
+
+    fn changed(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn get(&self, class: &str) -> Option<Arc<ClassSchema>> {
@@ -120,6 +147,7 @@ impl Schemas {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(s.class_name.clone(), s.clone());
+        self.changed();
         s
     }
 
@@ -128,6 +156,7 @@ impl Schemas {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(class);
+        self.changed();
     }
 
     /// The cached schema if it already has `fields` with these types (the common case: no
@@ -144,9 +173,11 @@ impl Schemas {
     }
 
     /// Makes sure `class` exists with `fields` of these types, adding what is missing inside
-    /// the caller's transaction, so a write that fails leaves the schema as it was. A field
-    /// already of another type is error 111. Call [`Schemas::commit`] with the result once the
-    /// transaction has committed.
+    /// the caller's transaction, so a write that fails leaves the schema as it was. Reads the
+    /// stored schema under its lock (the caller has looked at the cache already), so what it
+    /// answers is what the transaction's statements may name. A field already of another type
+    /// is error 111. Call [`Schemas::commit`] with the result once the transaction has
+    /// committed.
     pub async fn ensure(
         &self,
         tx: &mut Tx,
@@ -154,14 +185,6 @@ impl Schemas {
         fields: &[(String, FieldType)],
         growth: Growth,
     ) -> ApiResult<Ensured> {
-        if let Some(s) = self.get(class)
-            && has_all(&s, fields)?
-        {
-            return Ok(Ensured {
-                schema: s,
-                changed: false,
-            });
-        }
         // A migrated system class is not created by the write, only given its schema back
         // (Parse lets any client bring its system classes into being).
         let kept = migrated(class);
@@ -181,6 +204,7 @@ impl Schemas {
         claim.bind(Bind::Json(ClassSchema::new(class).to_json()));
         claim.push(") ON CONFLICT (\"className\") DO NOTHING");
         let created = tx.execute(&claim).await? == 1;
+        let mut made = false;
         let mut schema = match read_locked(tx, class).await? {
             Some(s) if !created => s,
             _ => {
@@ -192,12 +216,14 @@ impl Schemas {
                     }
                     None => {
                         create_tables(tx, class).await?;
+                        made = true;
                         ClassSchema::new(class)
                     }
                 }
             }
         };
         check_types(&schema, fields)?;
+        let mut added = Vec::new();
         for (name, ty) in fields {
             if schema.fields.contains_key(name) {
                 continue;
@@ -207,31 +233,44 @@ impl Schemas {
             }
             add_field(tx, class, name, ty).await?;
             schema.fields.insert(name.clone(), ty.clone());
+            added.push((name.clone(), ty.clone()));
         }
-        write(tx, &schema).await?;
+        // Another write may have added the fields since the caller looked at the cache: the
+        // schema read under the lock is then the one to use, and nothing changes.
+        let changed = made || !added.is_empty();
+        if changed {
+            write(tx, &schema).await?;
+        }
         Ok(Ensured {
             schema: Arc::new(schema),
-            changed: true,
+            changed,
+            created: made,
+            added,
         })
     }
 
-    /// Publishes a schema changed by [`Schemas::ensure`] after its transaction committed.
+    /// Publishes a schema changed by [`Schemas::ensure`] after its transaction committed: the
+    /// fields it added join the cached schema (another write may have published others
+    /// meanwhile). Only those: a field the ensure merely saw may have been deleted since, and
+    /// putting its whole schema back would bring that field back to the cache.
     pub fn commit(&self, ensured: &Ensured) {
-        if ensured.changed {
-            let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
-            let merged = match cache.get(&ensured.schema.class_name) {
-                // Another write may have published more fields meanwhile: keep the union.
-                Some(cur) => {
-                    let mut m = (*ensured.schema).clone();
-                    for (k, t) in &cur.fields {
-                        m.fields.entry(k.clone()).or_insert_with(|| t.clone());
-                    }
-                    Arc::new(m)
-                }
-                None => ensured.schema.clone(),
-            };
-            cache.insert(merged.class_name.clone(), merged);
+        if !ensured.changed {
+            return;
         }
+        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        let merged = match cache.get(&ensured.schema.class_name) {
+            Some(cur) if !ensured.created => {
+                let mut m = (**cur).clone();
+                for (k, t) in &ensured.added {
+                    m.fields.entry(k.clone()).or_insert_with(|| t.clone());
+                }
+                Arc::new(m)
+            }
+            _ => ensured.schema.clone(),
+        };
+        cache.insert(merged.class_name.clone(), merged);
+        drop(cache);
+        self.changed();
     }
 
     /// `POST /schemas/:className`.

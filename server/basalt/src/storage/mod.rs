@@ -136,6 +136,10 @@ pub enum StorageError {
     /// A write that cannot be done here (the message says why).
     #[error("{0}")]
     Refused(String),
+    /// The statement named a table or column that is gone: the schema it was built from was
+    /// changed meanwhile (a field or class deleted by another request, maybe on another node).
+    #[error("schema changed: {0}")]
+    Stale(String),
 }
 
 pub type StorageResult<T> = Result<T, StorageError>;
@@ -491,6 +495,10 @@ pub(crate) fn map_err(e: sqlx::Error) -> StorageError {
         }
         if code == "57014" {
             return StorageError::Timeout;
+        }
+        // undefined_column, undefined_table.
+        if code == "42703" || code == "42P01" {
+            return StorageError::Stale(db.message().to_string());
         }
         // PostgreSQL's data exceptions (class 22): input the database refuses — a NUL byte in
         // text, a regex its engine rejects, a number out of range. The client's fault, so a

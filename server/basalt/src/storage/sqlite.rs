@@ -235,13 +235,32 @@ fn run_group(conn: &Connection, group: &[Job]) -> Vec<StorageResult<Outcome>> {
 }
 
 pub(crate) fn map_err(e: rusqlite::Error) -> StorageError {
-    if let rusqlite::Error::SqliteFailure(f, _) = &e {
+    if let rusqlite::Error::SqliteFailure(f, message) = &e {
         // SQLITE_CONSTRAINT_UNIQUE, SQLITE_CONSTRAINT_PRIMARYKEY
         if matches!(f.extended_code, 2067 | 1555) {
             return StorageError::Duplicate;
         }
+        // SQLite reports a missing table or column only in its message (SQLITE_ERROR).
+        if let Some(m) = message
+            && is_stale_message(m)
+        {
+            return StorageError::Stale(m.clone());
+        }
+    }
+    // The same found while preparing a statement.
+    if let rusqlite::Error::SqlInputError { msg, .. } = &e
+        && is_stale_message(msg)
+    {
+        return StorageError::Stale(msg.clone());
     }
     StorageError::Database(e.to_string())
+}
+
+/// SQLite's messages for a statement naming a table or column that is gone.
+fn is_stale_message(m: &str) -> bool {
+    m.starts_with("no such column: ")
+        || m.starts_with("no such table: ")
+        || (m.starts_with("table ") && m.contains(" has no column named "))
 }
 
 fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {

@@ -160,6 +160,26 @@ pub async fn find(
     class: &ClassName,
     opts: &FindOptions,
 ) -> ApiResult<FindResult> {
+    let mut retries = 0;
+    loop {
+        match find_once(state, auth, class, opts).await {
+            // A field or class was deleted while the query was built from the cached schema:
+            // read the schema again and ask again (a read changes nothing, so it may).
+            Err(e) if e.is_stale() && retries < crate::schema::STALE_RETRIES => {
+                retries += 1;
+                state.schemas.reload(&state.storage).await?;
+            }
+            r => return r,
+        }
+    }
+}
+
+async fn find_once(
+    state: &AppState,
+    auth: &Auth,
+    class: &ClassName,
+    opts: &FindOptions,
+) -> ApiResult<FindResult> {
     super::guard_class(
         if opts.by_id { "get" } else { "find" },
         class.as_str(),

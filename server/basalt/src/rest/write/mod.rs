@@ -125,16 +125,20 @@ pub async fn create_in(
     let mut before = cloud::before_save(state, auth, class, None, body).await?;
     let changed = before.body.take();
     let body = changed.as_ref().unwrap_or(sent);
-    let mut created = match class.as_str() {
-        "_User" => super::users::create(state, auth, wtx, body).await,
-        "_Session" => super::sessions::create(state, auth, wtx, body).await,
-        "_Role" => {
-            super::roles::check_create(body)?;
-            wtx.after_commit(Effect::RolesChanged);
-            insert(state, auth, wtx, class, body, Extra::default()).await
+    let mut retries = 0;
+    let mut created = loop {
+        match create_by_class(state, auth, wtx, class, body).await {
+            // A field or class this write used was deleted meanwhile, and its statement named
+            // a column that is gone. Nothing was written (no transaction was open): with the
+            // schema read again the write adds the field back, as a write after the delete
+            // would.
+            Err(e) if e.is_stale() && !wtx.has_tx() && retries < crate::schema::STALE_RETRIES => {
+                retries += 1;
+                state.schemas.reload(&state.storage).await?;
+            }
+            r => break r?,
         }
-        _ => insert(state, auth, wtx, class, body, Extra::default()).await,
-    }?;
+    };
     if let Some(changed) = &changed {
         created.echo.extend(trigger_changes(sent, changed));
     }
@@ -149,6 +153,25 @@ pub async fn create_in(
         ));
     }
     Ok(created)
+}
+
+async fn create_by_class(
+    state: &AppState,
+    auth: &Auth,
+    wtx: &mut WriteTx,
+    class: &ClassName,
+    body: &Value,
+) -> ApiResult<Created> {
+    match class.as_str() {
+        "_User" => super::users::create(state, auth, wtx, body).await,
+        "_Session" => super::sessions::create(state, auth, wtx, body).await,
+        "_Role" => {
+            super::roles::check_create(body)?;
+            wtx.after_commit(Effect::RolesChanged);
+            insert(state, auth, wtx, class, body, Extra::default()).await
+        }
+        _ => insert(state, auth, wtx, class, body, Extra::default()).await,
+    }
 }
 
 /// Values a `beforeSave` set that the client did not send as they are: Parse answers them, so
@@ -464,16 +487,17 @@ pub async fn update_in(
     let mut before = cloud::before_save(state, auth, class, Some(id), body).await?;
     let changed = before.body.take();
     let body = changed.as_ref().unwrap_or(sent);
-    let mut out = match class.as_str() {
-        "_User" => super::users::update(state, auth, wtx, id, body).await,
-        "_Session" => super::sessions::update(state, auth, wtx, id, body).await,
-        "_Role" => {
-            super::roles::check_update(body)?;
-            wtx.after_commit(Effect::RolesChanged);
-            modify(state, auth, wtx, class, id, body, Vec::new()).await
+    let mut retries = 0;
+    let mut out = loop {
+        match update_by_class(state, auth, wtx, class, id, body).await {
+            // As for a create.
+            Err(e) if e.is_stale() && !wtx.has_tx() && retries < crate::schema::STALE_RETRIES => {
+                retries += 1;
+                state.schemas.reload(&state.storage).await?;
+            }
+            r => break r?,
         }
-        _ => modify(state, auth, wtx, class, id, body, Vec::new()).await,
-    }?;
+    };
     if let (Some(changed), Value::Object(o)) = (&changed, &mut out) {
         for (k, v) in trigger_changes(sent, changed) {
             o.entry(k).or_insert(v);
@@ -488,6 +512,26 @@ pub async fn update_in(
         before,
     ));
     Ok(out)
+}
+
+async fn update_by_class(
+    state: &AppState,
+    auth: &Auth,
+    wtx: &mut WriteTx,
+    class: &ClassName,
+    id: &ObjectId,
+    body: &Value,
+) -> ApiResult<Value> {
+    match class.as_str() {
+        "_User" => super::users::update(state, auth, wtx, id, body).await,
+        "_Session" => super::sessions::update(state, auth, wtx, id, body).await,
+        "_Role" => {
+            super::roles::check_update(body)?;
+            wtx.after_commit(Effect::RolesChanged);
+            modify(state, auth, wtx, class, id, body, Vec::new()).await
+        }
+        _ => modify(state, auth, wtx, class, id, body, Vec::new()).await,
+    }
 }
 
 /// The generic update; `hidden` sets columns no client field maps to.
@@ -814,15 +858,26 @@ pub async fn delete_in(
 ) -> ApiResult<()> {
     super::guard_class("delete", class.as_str(), auth)?;
     let before = cloud::before_delete(state, auth, class, id).await?;
-    match class.as_str() {
-        "_User" => super::users::delete(state, auth, wtx, id).await,
-        "_Session" => super::sessions::delete(state, auth, wtx, id).await,
-        "_Role" => {
-            wtx.after_commit(Effect::RolesChanged);
-            remove(state, auth, wtx, class, id).await
+    let mut retries = 0;
+    loop {
+        let r = match class.as_str() {
+            "_User" => super::users::delete(state, auth, wtx, id).await,
+            "_Session" => super::sessions::delete(state, auth, wtx, id).await,
+            "_Role" => {
+                wtx.after_commit(Effect::RolesChanged);
+                remove(state, auth, wtx, class, id).await
+            }
+            _ => remove(state, auth, wtx, class, id).await,
+        };
+        match r {
+            // As for a create (the statement's answer names the object's fields).
+            Err(e) if e.is_stale() && !wtx.has_tx() && retries < crate::schema::STALE_RETRIES => {
+                retries += 1;
+                state.schemas.reload(&state.storage).await?;
+            }
+            r => break r?,
         }
-        _ => remove(state, auth, wtx, class, id).await,
-    }?;
+    }
     wtx.after_hook(After::owed(
         state,
         auth,

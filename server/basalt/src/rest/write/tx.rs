@@ -114,6 +114,11 @@ impl WriteTx {
             .ok_or_else(|| ApiError::internal("transaction vanished"))
     }
 
+    /// Whether a transaction is open (a failed statement has aborted it, on PostgreSQL).
+    pub fn has_tx(&self) -> bool {
+        self.tx.is_some()
+    }
+
     /// A statement that is the request's only write: autocommitted unless a transaction is open.
     pub async fn execute_alone(&mut self, sql: &Sql) -> ApiResult<u64> {
         match self.tx.as_mut() {
