@@ -21,10 +21,7 @@ pub async fn aggregate(
     loop {
         match aggregate_once(state, class, params).await {
             // As `find`: a field or class deleted meanwhile; read the schema again, ask again.
-            Err(e) if e.is_stale() && retries < crate::schema::STALE_RETRIES => {
-                retries += 1;
-                state.schemas.reload(&state.storage).await?;
-            }
+            Err(e) if e.is_stale() => state.schemas.again(&state.storage, &mut retries, e).await?,
             r => return r,
         }
     }

@@ -163,9 +163,8 @@ pub async fn batch(state: &AppState, auth: &Auth, body: &Value) -> ApiResult<Val
             match whole(state, auth, &subs).await {
                 // A table or column the batch used was dropped meanwhile; it was rolled back.
                 // With the schema read again, the whole batch runs again (hooks included).
-                Err(e) if e.is_stale() && retries < crate::schema::STALE_RETRIES => {
-                    retries += 1;
-                    state.schemas.reload(&state.storage).await?;
+                Err(e) if e.is_stale() => {
+                    state.schemas.again(&state.storage, &mut retries, e).await?
                 }
                 r => {
                     out = r?;

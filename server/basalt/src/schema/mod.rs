@@ -116,6 +116,22 @@ impl Schemas {
         Ok(())
     }
 
+    /// After a statement met a dropped table or column ([`ApiError::is_stale`]): reads the
+    /// schema again so the caller may retry, or answers `stale` when it has retried
+    /// [`STALE_RETRIES`] times already.
+    pub async fn again(
+        &self,
+        storage: &Storage,
+        retries: &mut u32,
+        stale: ApiError,
+    ) -> ApiResult<()> {
+        if *retries >= STALE_RETRIES {
+            return Err(stale);
+        }
+        *retries += 1;
+        self.reload(storage).await
+    }
+
     fn changed(&self) {
         self.generation
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);

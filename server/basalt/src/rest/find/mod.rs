@@ -165,10 +165,7 @@ pub async fn find(
         match find_once(state, auth, class, opts).await {
             // A field or class was deleted while the query was built from the cached schema:
             // read the schema again and ask again (a read changes nothing, so it may).
-            Err(e) if e.is_stale() && retries < crate::schema::STALE_RETRIES => {
-                retries += 1;
-                state.schemas.reload(&state.storage).await?;
-            }
+            Err(e) if e.is_stale() => state.schemas.again(&state.storage, &mut retries, e).await?,
             r => return r,
         }
     }

@@ -132,9 +132,8 @@ pub async fn create_in(
             // a column that is gone. Nothing was written (no transaction was open): with the
             // schema read again the write adds the field back, as a write after the delete
             // would.
-            Err(e) if e.is_stale() && !wtx.has_tx() && retries < crate::schema::STALE_RETRIES => {
-                retries += 1;
-                state.schemas.reload(&state.storage).await?;
+            Err(e) if e.is_stale() && !wtx.has_tx() => {
+                state.schemas.again(&state.storage, &mut retries, e).await?
             }
             r => break r?,
         }
@@ -491,9 +490,8 @@ pub async fn update_in(
     let mut out = loop {
         match update_by_class(state, auth, wtx, class, id, body).await {
             // As for a create.
-            Err(e) if e.is_stale() && !wtx.has_tx() && retries < crate::schema::STALE_RETRIES => {
-                retries += 1;
-                state.schemas.reload(&state.storage).await?;
+            Err(e) if e.is_stale() && !wtx.has_tx() => {
+                state.schemas.again(&state.storage, &mut retries, e).await?
             }
             r => break r?,
         }
@@ -871,9 +869,8 @@ pub async fn delete_in(
         };
         match r {
             // As for a create (the statement's answer names the object's fields).
-            Err(e) if e.is_stale() && !wtx.has_tx() && retries < crate::schema::STALE_RETRIES => {
-                retries += 1;
-                state.schemas.reload(&state.storage).await?;
+            Err(e) if e.is_stale() && !wtx.has_tx() => {
+                state.schemas.again(&state.storage, &mut retries, e).await?
             }
             r => break r?,
         }
