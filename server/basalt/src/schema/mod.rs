@@ -238,7 +238,7 @@ impl Schemas {
                 }
             }
         };
-        check_types(&schema, fields)?;
+        has_all(&schema, fields)?;
         let mut added = Vec::new();
         for (name, ty) in fields {
             if schema.fields.contains_key(name) {
@@ -570,10 +570,6 @@ pub struct SchemaChange {
     pub add_indexes: Vec<(String, Value)>,
     pub delete_indexes: Vec<String>,
     pub class_level_permissions: Option<Value>,
-}
-
-fn check_types(schema: &ClassSchema, fields: &[(String, FieldType)]) -> ApiResult<()> {
-    has_all(schema, fields).map(|_| ())
 }
 
 /// Whether `schema` has every one of `fields` already; 111 if one has another type. One

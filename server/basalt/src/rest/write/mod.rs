@@ -49,6 +49,29 @@ fn echo_key(echo: &mut Map<String, Value>, field: &str, key: &str, value: Value)
     }
 }
 
+/// Evaluates `$write` (a write through `$wtx`), and again (up to
+/// [`crate::schema::STALE_RETRIES`] times, with the schema read again) when its statement
+/// named a column or table another request had just dropped and nothing was written: no
+/// transaction was open, so the failed statement was the write's only one. A field deleted
+/// meanwhile is added back, as a write after the delete would add it. A macro, not a function
+/// taking an async closure: the closure's future is not `Send` for every borrow it holds.
+macro_rules! retry_stale {
+    ($state:expr, $wtx:expr, $write:expr) => {{
+        let mut retries = 0;
+        loop {
+            match $write {
+                Err(e) if e.is_stale() && !$wtx.has_tx() => {
+                    $state
+                        .schemas
+                        .again(&$state.storage, &mut retries, e)
+                        .await?
+                }
+                r => break r,
+            }
+        }
+    }};
+}
+
 /// Timestamps are kept to the millisecond, as clients see them.
 fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(3)
@@ -125,19 +148,11 @@ pub async fn create_in(
     let mut before = cloud::before_save(state, auth, class, None, body).await?;
     let changed = before.body.take();
     let body = changed.as_ref().unwrap_or(sent);
-    let mut retries = 0;
-    let mut created = loop {
-        match create_by_class(state, auth, wtx, class, body).await {
-            // A field or class this write used was deleted meanwhile, and its statement named
-            // a column that is gone. Nothing was written (no transaction was open): with the
-            // schema read again the write adds the field back, as a write after the delete
-            // would.
-            Err(e) if e.is_stale() && !wtx.has_tx() => {
-                state.schemas.again(&state.storage, &mut retries, e).await?
-            }
-            r => break r?,
-        }
-    };
+    let mut created = retry_stale!(
+        state,
+        wtx,
+        create_by_class(state, auth, wtx, class, body).await
+    )?;
     if let Some(changed) = &changed {
         created.echo.extend(trigger_changes(sent, changed));
     }
@@ -236,30 +251,29 @@ pub async fn insert(
             .iter()
             .any(|(f, op)| f == field && matches!(op, Op::SetPath(..) | Op::IncrementPath(..)))
     };
-    let nested_base = |field: &String| {
-        changes.ops.iter().find_map(|(f, op)| match op {
-            Op::Set(v) if f == field => Some(v.clone()),
-            _ => None,
-        })
+    // The object a field's keys apply to: its own value in the body, or nothing yet.
+    let slot = |nested: &mut Vec<(String, Value)>, field: &String| match nested
+        .iter()
+        .position(|(f, _)| f == field)
+    {
+        Some(i) => i,
+        None => {
+            let base = changes.ops.iter().find_map(|(f, op)| match op {
+                Op::Set(v) if f == field => Some(v.clone()),
+                _ => None,
+            });
+            nested.push((field.clone(), base.unwrap_or(Value::Null)));
+            nested.len() - 1
+        }
     };
     for (field, op) in &changes.ops {
         match op {
-            Op::SetPath(path, v) => match nested.iter_mut().find(|(f, _)| f == field) {
-                Some((_, obj)) => *obj = apply_path(Some(obj.clone()), path, v.as_ref()),
-                None => nested.push((
-                    field.clone(),
-                    apply_path(nested_base(field), path, v.as_ref()),
-                )),
-            },
+            Op::SetPath(path, v) => {
+                let at = slot(&mut nested, field);
+                nested[at].1 = apply_path(Some(nested[at].1.take()), path, v.as_ref());
+            }
             Op::IncrementPath(key, n) => {
-                let at = match nested.iter().position(|(f, _)| f == field) {
-                    Some(i) => i,
-                    None => {
-                        let base = nested_base(field).filter(Value::is_object);
-                        nested.push((field.clone(), base.unwrap_or_else(|| json!({}))));
-                        nested.len() - 1
-                    }
-                };
+                let at = slot(&mut nested, field);
                 let (obj, next) = increment_key(Some(nested[at].1.take()), field, key, *n)?;
                 nested[at].1 = obj;
                 echo_key(&mut echo, field, key, next);
@@ -486,16 +500,11 @@ pub async fn update_in(
     let mut before = cloud::before_save(state, auth, class, Some(id), body).await?;
     let changed = before.body.take();
     let body = changed.as_ref().unwrap_or(sent);
-    let mut retries = 0;
-    let mut out = loop {
-        match update_by_class(state, auth, wtx, class, id, body).await {
-            // As for a create.
-            Err(e) if e.is_stale() && !wtx.has_tx() => {
-                state.schemas.again(&state.storage, &mut retries, e).await?
-            }
-            r => break r?,
-        }
-    };
+    let mut out = retry_stale!(
+        state,
+        wtx,
+        update_by_class(state, auth, wtx, class, id, body).await
+    )?;
     if let (Some(changed), Value::Object(o)) = (&changed, &mut out) {
         for (k, v) in trigger_changes(sent, changed) {
             o.entry(k).or_insert(v);
@@ -856,25 +865,12 @@ pub async fn delete_in(
 ) -> ApiResult<()> {
     super::guard_class("delete", class.as_str(), auth)?;
     let before = cloud::before_delete(state, auth, class, id).await?;
-    let mut retries = 0;
-    loop {
-        let r = match class.as_str() {
-            "_User" => super::users::delete(state, auth, wtx, id).await,
-            "_Session" => super::sessions::delete(state, auth, wtx, id).await,
-            "_Role" => {
-                wtx.after_commit(Effect::RolesChanged);
-                remove(state, auth, wtx, class, id).await
-            }
-            _ => remove(state, auth, wtx, class, id).await,
-        };
-        match r {
-            // As for a create (the statement's answer names the object's fields).
-            Err(e) if e.is_stale() && !wtx.has_tx() => {
-                state.schemas.again(&state.storage, &mut retries, e).await?
-            }
-            r => break r?,
-        }
-    }
+    // The statement's answer names the object's fields, so a delete meets dropped ones too.
+    retry_stale!(
+        state,
+        wtx,
+        delete_by_class(state, auth, wtx, class, id).await
+    )?;
     wtx.after_hook(After::owed(
         state,
         auth,
@@ -884,6 +880,24 @@ pub async fn delete_in(
         before,
     ));
     Ok(())
+}
+
+async fn delete_by_class(
+    state: &AppState,
+    auth: &Auth,
+    wtx: &mut WriteTx,
+    class: &ClassName,
+    id: &ObjectId,
+) -> ApiResult<()> {
+    match class.as_str() {
+        "_User" => super::users::delete(state, auth, wtx, id).await,
+        "_Session" => super::sessions::delete(state, auth, wtx, id).await,
+        "_Role" => {
+            wtx.after_commit(Effect::RolesChanged);
+            remove(state, auth, wtx, class, id).await
+        }
+        _ => remove(state, auth, wtx, class, id).await,
+    }
 }
 
 /// The generic delete: CLP, write ACL, then the object's relation links.
